@@ -1,0 +1,69 @@
+"""Matrix server discovery and delegation, exactly as the spec says.
+
+The resolver follows the Server-Server API's "Resolving server names"
+(steps 1-6 with 3.1-3.5) with the caching and IP-safety rules Synapse applies::
+
+    from matrix_delegation import Resolver
+
+    async with Resolver() as resolver:
+        resolution = await resolver.resolve("example.org")
+        print(resolution.route, resolution.host_header, resolution.endpoints)
+"""
+
+__version__ = "0.1.0"
+
+from ._core.ipfilter import DEFAULT_IP_BLOCKLIST, IpPolicy
+from ._core.model import (
+    Endpoint,
+    Failure,
+    HostAddresses,
+    Resolution,
+    Route,
+    SrvLookup,
+    SrvRecord,
+    TraceEntry,
+    WellKnownResult,
+)
+from ._core.names import ServerName, is_valid_server_name
+from ._core.overrides import ConnectTo
+from ._core.srv import order_srv
+from ._exceptions import (
+    BlockedAddress,
+    ConfigurationError,
+    DelegationError,
+    DiscoveryError,
+    DnsLookupError,
+    InvalidServerName,
+    NoAddress,
+    ServiceUnavailable,
+)
+from .resolver import Resolver, resolve_server_name
+
+__all__ = [
+    "DEFAULT_IP_BLOCKLIST",
+    "BlockedAddress",
+    "ConfigurationError",
+    "ConnectTo",
+    "DelegationError",
+    "DiscoveryError",
+    "DnsLookupError",
+    "Endpoint",
+    "Failure",
+    "HostAddresses",
+    "InvalidServerName",
+    "IpPolicy",
+    "NoAddress",
+    "Resolution",
+    "Resolver",
+    "Route",
+    "ServerName",
+    "ServiceUnavailable",
+    "SrvLookup",
+    "SrvRecord",
+    "TraceEntry",
+    "WellKnownResult",
+    "__version__",
+    "is_valid_server_name",
+    "order_srv",
+    "resolve_server_name",
+]

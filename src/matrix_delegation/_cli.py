@@ -1,0 +1,249 @@
+"""The ``matrix-delegation`` command.
+
+Exit status: 0 when everything worked, 1 when a resolution failed, 2 for bad
+usage (an invalid option, server name, file or CA bundle), 130 on Ctrl-C.
+Errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from . import __version__
+from ._core.explain import asked, failure_json, resolution_json, summary, told
+from ._core.ipfilter import parse_network
+from ._core.model import Resolution
+from ._core.names import ServerName
+from ._core.overrides import ConnectTo
+from ._exceptions import ConfigurationError, DelegationError, DiscoveryError, InvalidServerName
+from ._io.dns import parse_nameserver
+from .resolver import DEFAULT_TIMEOUT, Resolver
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+PROG = "matrix-delegation"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _checked(parse: object, what: str) -> object:
+    """Wrap a parser raising ValueError so that argparse shows our message."""
+
+    def convert(text: str) -> object:
+        try:
+            return parse(text)  # type: ignore[operator]
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = what
+    return convert
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{text!r} must be a positive number of seconds")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
+def _add_network_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dns-server",
+        action="append",
+        default=[],
+        metavar="IP[:PORT]",
+        type=_checked(lambda t: (parse_nameserver(t), t)[1], "dns server"),
+        help="DNS server to ask (repeatable); default: the system's",
+    )
+    parser.add_argument(
+        "--ca-file", metavar="PEM", help="CA bundle that replaces the system trust store"
+    )
+    parser.add_argument(
+        "--allow-ip-range",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        type=_checked(lambda t: (parse_network(t), t)[1], "IP range"),
+        help="let this range through the IP blocklist (repeatable)",
+    )
+    parser.add_argument(
+        "--connect-to",
+        action="append",
+        default=[],
+        metavar="H:P:H2:P2",
+        type=_checked(ConnectTo.parse, "connect-to"),
+        help="connect to H2:P2 instead of H:P, keeping Host and SNI (repeatable)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_checked(_positive_seconds, "timeout"),
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"bound on each DNS query and .well-known fetch (default {DEFAULT_TIMEOUT:g})",
+    )
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Matrix server discovery and delegation.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    resolve = commands.add_parser(
+        "resolve",
+        help="show where federation traffic for server names goes",
+        description="Resolve server names by the spec's discovery steps.",
+    )
+    resolve.add_argument("names", nargs="*", metavar="NAME", help="server names to resolve")
+    resolve.add_argument(
+        "--from-file", metavar="FILE", help="read names from FILE, one per line ('-': stdin)"
+    )
+    resolve.add_argument("--json", action="store_true", help="print JSON (docs/resolve-json.md)")
+    resolve.add_argument(
+        "--concurrency",
+        type=_checked(_positive_int, "concurrency"),
+        default=50,
+        metavar="N",
+        help="resolve at most N names at once (default 50)",
+    )
+    _add_network_options(resolve)
+    demo = commands.add_parser(
+        "demo",
+        help="resolve every route in a built-in loopback sandbox",
+        description="Start a sandbox of DNS and HTTPS servers on loopback and resolve its names.",
+    )
+    demo.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _build_parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            from ._demo import run_demo
+
+            return asyncio.run(run_demo(json_output=args.json))
+        return _resolve_command(args)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except DelegationError as exc:  # ConfigurationError, InvalidServerName
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _resolve_command(args: argparse.Namespace) -> int:
+    names = _collect_names(args.names, args.from_file)
+    if not names:
+        raise ConfigurationError("no server names given (pass NAME or --from-file)")
+    resolver = Resolver(
+        nameservers=args.dns_server,
+        ca_file=args.ca_file,
+        allow_ip_ranges=args.allow_ip_range,
+        connect_to=args.connect_to,
+        timeout=args.timeout,
+    )
+    outcomes = asyncio.run(_resolve_all(resolver, names, args.concurrency))
+    _print_outcomes(names, outcomes, as_json=args.json)
+    return EXIT_OK if all(isinstance(o, Resolution) and o.ok for o in outcomes) else EXIT_FAILED
+
+
+def _collect_names(given: list[str], from_file: str | None) -> list[str]:
+    """Every name, validated up front: an invalid one is a usage error (exit 2)."""
+    sourced = [(name, "argument") for name in given]
+    if from_file is not None:
+        sourced += _read_names(from_file)
+    for name, where in sourced:
+        try:
+            ServerName.parse(name)
+        except InvalidServerName as exc:
+            raise InvalidServerName(name, f"{exc.reason} ({where})") from None
+    return [name for name, _ in sourced]
+
+
+def _read_names(path: str) -> list[tuple[str, str]]:
+    try:
+        if path == "-":
+            lines = sys.stdin.read().splitlines()
+        else:
+            with open(path, encoding="utf-8") as handle:
+                lines = handle.read().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigurationError(f"cannot read names from {path!r}: {reason}") from None
+    label = "stdin" if path == "-" else path
+    return [
+        (line.strip(), f"{label}:{number}")
+        for number, line in enumerate(lines, 1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+async def _resolve_all(
+    resolver: Resolver, names: list[str], concurrency: int
+) -> list[Resolution | DelegationError]:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(name: str) -> Resolution | DelegationError:
+        async with gate:
+            try:
+                return await resolver.resolve(name)
+            except DiscoveryError as exc:
+                return exc.resolution or exc
+            except InvalidServerName as exc:
+                return exc
+
+    async with resolver:
+        return await asyncio.gather(*(one(name) for name in names))
+
+
+def _print_outcomes(
+    names: list[str], outcomes: list[Resolution | DelegationError], *, as_json: bool
+) -> None:
+    if as_json:
+        objects = [_outcome_json(name, o) for name, o in zip(names, outcomes, strict=True)]
+        print(json.dumps(objects[0] if len(objects) == 1 else objects, indent=2))
+        return
+    for name, outcome in zip(names, outcomes, strict=True):
+        print(_outcome_text(name, outcome))
+
+
+def _outcome_json(name: str, outcome: Resolution | DelegationError) -> dict[str, object]:
+    if isinstance(outcome, Resolution):
+        return resolution_json(outcome)
+    code = getattr(outcome, "code", "error")
+    return failure_json(name, code, str(outcome))
+
+
+def _outcome_text(name: str, outcome: Resolution | DelegationError) -> str:
+    if not isinstance(outcome, Resolution):
+        return f"{name}\n  failed: {outcome}\n"
+    lines = [name]
+    for entry in outcome.trace:
+        question = asked(entry)
+        answer = f" -> {told(entry)}" if question else ""
+        mark = {"info": " ", "warning": "!", "error": "x"}[entry.level]
+        lines.append(f" {mark} step {entry.step:<4} {question}{answer}".rstrip())
+        lines.append(f"              {entry.rule}")
+    if outcome.route is not None:
+        lines.append(f"  route {outcome.route.value} (step {outcome.route.spec_step})")
+    lines.append(f"  {summary(outcome)}")
+    return "\n".join(lines) + "\n"

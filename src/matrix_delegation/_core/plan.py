@@ -1,0 +1,297 @@
+"""The spec's "Resolving server names" as one procedure that asks and is told.
+
+:func:`plan` is a generator: it yields a question (:data:`Step`) whenever it
+needs the network and is sent the answer (:data:`Observation`); its return
+value is the :class:`Resolution`. It never performs I/O, so tests drive it
+with a dictionary of answers and the resolver drives it with real DNS and
+HTTPS. Step numbers below are those of the Server-Server API, section
+"Resolving server names" (v1.8 and later).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from collections.abc import Generator
+from dataclasses import dataclass, field
+
+from .ipfilter import IpPolicy
+from .model import (
+    DEFAULT_FEDERATION_PORT,
+    AddressAnswers,
+    Endpoint,
+    Failure,
+    FetchWellKnown,
+    HostAddresses,
+    Level,
+    LookupAddresses,
+    LookupSrv,
+    Observation,
+    Resolution,
+    Route,
+    SrvLookup,
+    Step,
+    TraceEntry,
+    WellKnownResult,
+)
+from .names import ServerName
+from .overrides import ConnectTo, apply_connect_to
+from .srv import order_srv, service_unavailable, usable_records
+
+__all__ = ["Plan", "Policy", "plan"]
+
+Plan = Generator[Step, Observation, Resolution]
+
+# (route for _matrix-fed, route for _matrix, route without SRV), by whose name is resolved.
+_SRV_ROUTES = (Route.SRV, Route.SRV_LEGACY, Route.DEFAULT_PORT)
+_WELL_KNOWN_SRV_ROUTES = (
+    Route.WELL_KNOWN_SRV,
+    Route.WELL_KNOWN_SRV_LEGACY,
+    Route.WELL_KNOWN_DEFAULT_PORT,
+)
+_SRV_SERVICES = ("_matrix-fed._tcp", "_matrix._tcp")
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What discovery may connect to: the IP policy and any ``--connect-to`` rules."""
+
+    ip_policy: IpPolicy
+    connect_to: tuple[ConnectTo, ...] = ()
+
+
+@dataclass(slots=True)
+class _Choice:
+    """A route and its targets (host, port) in the order to try them."""
+
+    route: Route
+    host_header: str
+    tls_server_name: str | None
+    targets: list[tuple[str, int]]
+
+
+@dataclass(slots=True)
+class _Failed:
+    failure: Failure
+    route: Route | None
+    host_header: str | None
+    tls_server_name: str | None
+
+
+@dataclass(slots=True)
+class _Notes:
+    """What the resolution records as it goes."""
+
+    server_name: str
+    trace: list[TraceEntry] = field(default_factory=list)
+    well_known: WellKnownResult | None = None
+    srv: list[SrvLookup] = field(default_factory=list)
+
+    def note(
+        self,
+        step: str,
+        rule: str,
+        answer: WellKnownResult | SrvLookup | HostAddresses | None = None,
+        level: Level = "info",
+    ) -> None:
+        self.trace.append(TraceEntry(step, rule, answer, level))
+
+    def resolution(
+        self, outcome: _Choice | _Failed, endpoints: tuple[Endpoint, ...] = ()
+    ) -> Resolution:
+        failure = outcome.failure if isinstance(outcome, _Failed) else None
+        return Resolution(
+            self.server_name,
+            outcome.route,
+            outcome.host_header,
+            outcome.tls_server_name,
+            endpoints,
+            self.well_known,
+            tuple(self.srv),
+            tuple(self.trace),
+            failure,
+        )
+
+
+def plan(name: ServerName, policy: Policy, rng: random.Random) -> Plan:
+    """Resolve a parsed server name; see the module docstring for the protocol."""
+    notes = _Notes(str(name))
+    choice = yield from _choose_route(name, notes, rng)
+    if isinstance(choice, _Failed):
+        return notes.resolution(choice)
+    return (yield from _find_endpoints(choice, notes, policy))
+
+
+def _choose_route(
+    name: ServerName, notes: _Notes, rng: random.Random
+) -> Generator[Step, Observation, _Choice | _Failed]:
+    if name.is_ip_literal:
+        notes.note("1", "an IP literal: connect to it directly, with no SNI")
+        return _direct(Route.IP_LITERAL, name)
+    if name.port is not None:
+        notes.note("2", "an explicit port: resolve the hostname and use that port")
+        return _direct(Route.EXPLICIT_PORT, name)
+    well_known = yield FetchWellKnown(name.lookup_name)
+    assert isinstance(well_known, WellKnownResult)
+    notes.well_known = well_known
+    delegated = well_known.delegated_server
+    if delegated is None:
+        # S2S 3: an invalid or missing file is not fatal; go on to step 4.
+        notes.note("3", "no valid .well-known: go on to SRV (step 4)", well_known)
+        return (yield from _srv_or_default(name, notes, rng, _SRV_ROUTES))
+    notes.note("3", "delegated by .well-known", well_known)
+    if delegated.is_ip_literal:
+        return _direct(Route.WELL_KNOWN_IP_LITERAL, delegated)  # 3.1
+    if delegated.port is not None:
+        return _direct(Route.WELL_KNOWN_EXPLICIT_PORT, delegated)  # 3.2
+    # 3.3-3.5: the delegated name goes through SRV, never through .well-known again.
+    return (yield from _srv_or_default(delegated, notes, rng, _WELL_KNOWN_SRV_ROUTES))
+
+
+def _direct(route: Route, name: ServerName) -> _Choice:
+    """Steps 1, 2, 3.1 and 3.2: the Host header is the name exactly as written."""
+    tls_server_name = None if name.is_ip_literal else name.lookup_name
+    port = name.port or DEFAULT_FEDERATION_PORT
+    return _Choice(route, str(name), tls_server_name, [(name.lookup_name, port)])
+
+
+def _srv_or_default(
+    name: ServerName, notes: _Notes, rng: random.Random, routes: tuple[Route, Route, Route]
+) -> Generator[Step, Observation, _Choice | _Failed]:
+    """Steps 3.3-3.5 or 4-6. Host and certificate stay on ``name``, not the SRV target."""
+    host_header, tls_server_name = name.hostname, name.lookup_name
+    for service, route in zip(_SRV_SERVICES, routes[:2], strict=True):
+        lookup = yield LookupSrv(f"{service}.{name.lookup_name}")
+        assert isinstance(lookup, SrvLookup)
+        notes.srv.append(lookup)
+        step = route.spec_step
+        if lookup.error and not lookup.stale:
+            # Only "no such record" moves on; a broken DNS server must not
+            # silently send traffic to another place.
+            notes.note(step, "the SRV lookup failed: discovery stops", lookup, "error")
+            failure = Failure("dns-error", f"SRV lookup {lookup.name} failed: {lookup.error}")
+            return _Failed(failure, None, host_header, tls_server_name)
+        if lookup.stale:
+            notes.note(step, "DNS failed: using the expired cached answer", lookup, "warning")
+        if service_unavailable(lookup.records):
+            notes.note(step, 'the sole SRV target is ".": no service here', lookup, "error")
+            failure = Failure("service-unavailable", f'{lookup.name} has the target "."')
+            return _Failed(failure, route, host_header, tls_server_name)
+        records = usable_records(lookup.records)
+        if records:
+            legacy = route in (Route.SRV_LEGACY, Route.WELL_KNOWN_SRV_LEGACY)
+            rule = (
+                "SRV records found (the deprecated _matrix._tcp)" if legacy else "SRV records found"
+            )
+            notes.note(step, rule, lookup, "warning" if legacy else "info")
+            targets = [(r.target.lower(), r.port) for r in order_srv(records, rng)]
+            return _Choice(route, host_header, tls_server_name, targets)
+        notes.note(step, "no SRV records", lookup)
+    notes.note(routes[2].spec_step, "no SRV records: the hostname on port 8448")
+    return _Choice(
+        routes[2], host_header, tls_server_name, [(name.lookup_name, DEFAULT_FEDERATION_PORT)]
+    )
+
+
+def _find_endpoints(choice: _Choice, notes: _Notes, policy: Policy) -> Plan:
+    step = choice.route.spec_step
+    real: list[tuple[str, int]] = []
+    for host, port in choice.targets:
+        real_host, real_port, rule = apply_connect_to(policy.connect_to, host, port)
+        if rule is not None:
+            notes.note(step, f"--connect-to {rule}: {host}:{port} goes to {real_host}:{real_port}")
+        real.append((real_host, real_port))
+    names = tuple(dict.fromkeys(host for host, _ in real if not _is_ip(host)))
+    answers: dict[str, HostAddresses] = {}
+    if names:
+        reply = yield LookupAddresses(names)
+        assert isinstance(reply, AddressAnswers)
+        answers = {answer.host: answer for answer in reply.hosts}
+    via_srv = choice.route in (*_SRV_ROUTES[:2], *_WELL_KNOWN_SRV_ROUTES[:2])
+    endpoints: list[Endpoint] = []
+    problems: set[str] = set()
+    for (target, _), (host, port) in zip(choice.targets, real, strict=True):
+        answer = answers.get(host)
+        addresses = answer.addresses if answer else (host,)
+        usable = _check_addresses(step, answer, addresses, via_srv, notes, policy, problems)
+        endpoints.extend(Endpoint(target, ip, port) for ip in usable)
+    unique = tuple(dict.fromkeys(endpoints))
+    if unique:
+        return notes.resolution(choice, unique)
+    code = next((c for c in ("blocked-address", "dns-error") if c in problems), "no-address")
+    failure = Failure(code, _NO_ENDPOINT_MESSAGES[code])
+    return notes.resolution(
+        _Failed(failure, choice.route, choice.host_header, choice.tls_server_name)
+    )
+
+
+_NO_ENDPOINT_MESSAGES = {
+    "blocked-address": "every address found is in the IP blocklist",
+    "dns-error": "the address lookup failed",
+    "no-address": "no target has an IPv4 or IPv6 address",
+}
+
+
+def _check_addresses(
+    step: str,
+    answer: HostAddresses | None,
+    addresses: tuple[str, ...],
+    via_srv: bool,
+    notes: _Notes,
+    policy: Policy,
+    problems: set[str],
+) -> tuple[str, ...]:
+    """The usable addresses of one target, noting what is wrong with them."""
+    if answer is not None:
+        if answer.aliases and via_srv:
+            # RFC 2782: an SRV target must not be an alias. It works with most
+            # resolvers, but is reported so the admin can fix it.
+            notes.note(
+                step,
+                "the SRV target is an alias (CNAME), which RFC 2782 forbids",
+                answer,
+                "warning",
+            )
+        if answer.error and not addresses:
+            problems.add("dns-error")
+            notes.note(step, "the address lookup failed", answer, "error")
+            return ()
+        if not addresses:
+            problems.add("no-address")
+            notes.note(step, "no A or AAAA records", answer, "error")
+            return ()
+    for ip in addresses:
+        network = policy.ip_policy.blocked_by(ip)
+        if network is not None:
+            # DNS-rebinding safety: one blocked address disqualifies the whole name.
+            problems.add("blocked-address")
+            host = answer.host if answer else ip
+            notes.note(
+                step, f"{ip} is in the blocked range {network}: {host} is not used", answer, "error"
+            )
+            return ()
+    notes.note(
+        step,
+        "addresses found" if answer else "connect to the IP literal",
+        answer,
+        "warning" if answer is not None and answer.error else "info",
+    )
+    return _interleave(addresses)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _interleave(addresses: tuple[str, ...]) -> tuple[str, ...]:
+    """IPv6 and IPv4 alternately, IPv6 first, as Happy Eyeballs (RFC 8305) tries them."""
+    v6 = [a for a in addresses if ":" in a]
+    v4 = [a for a in addresses if ":" not in a]
+    mixed: list[str] = []
+    for index in range(max(len(v6), len(v4))):
+        mixed.extend(family[index] for family in (v6, v4) if index < len(family))
+    return tuple(mixed)

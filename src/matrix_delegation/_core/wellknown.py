@@ -1,0 +1,129 @@
+"""Reading ``/.well-known/matrix/server`` responses and following their redirects.
+
+Pure functions: the fetcher hands in raw facts (status, headers, body) and
+gets back a :class:`WellKnownResult`. The spec (S2S step 3) says an invalid
+response (not 200, not JSON, missing or invalid ``m.server``) makes discovery
+go on to step 4; the reason is kept for the trace.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from .._exceptions import InvalidServerName
+from .model import WellKnownResult, well_known_url
+from .names import ServerName
+
+__all__ = [
+    "REDIRECT_STATUSES",
+    "WELL_KNOWN_MAX_REDIRECTS",
+    "WELL_KNOWN_MAX_SIZE",
+    "RedirectRefused",
+    "failed_fetch",
+    "next_redirect",
+    "parse_server_body",
+    "read_response",
+    "well_known_url",
+]
+
+#: Synapse and gomatrixserverlib both cap the body at 50 KiB.
+WELL_KNOWN_MAX_SIZE = 50 * 1024
+#: The spec says to follow redirects but avoid loops; we stop after 10 hops.
+WELL_KNOWN_MAX_REDIRECTS = 10
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+class RedirectRefused(Exception):
+    """A redirect that is not followed; ``temporary`` as for any fetch failure."""
+
+    def __init__(self, reason: str, *, temporary: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.temporary = temporary
+
+
+def next_redirect(current: str, location: str | None, visited: tuple[str, ...]) -> str:
+    """The URL to fetch next, or RedirectRefused saying why not.
+
+    Args:
+        current: The URL that answered with a redirect status.
+        location: Its ``Location`` header.
+        visited: Every URL fetched so far, the first one included.
+    """
+    if not location:
+        raise RedirectRefused(f"redirect from {current} has no Location", temporary=True)
+    target = urljoin(current, location.strip())
+    if urlsplit(target).scheme != "https":
+        # Delegation must be authenticated by TLS; a hop to http would let
+        # anyone on the path rewrite m.server. The response counts as invalid.
+        raise RedirectRefused(f"redirect to {target} is not https", temporary=False)
+    if target in visited:
+        raise RedirectRefused(f"redirect loop back to {target}", temporary=True)
+    if len(visited) > WELL_KNOWN_MAX_REDIRECTS:
+        raise RedirectRefused(f"more than {WELL_KNOWN_MAX_REDIRECTS} redirects", temporary=True)
+    return target
+
+
+def failed_fetch(
+    hostname: str,
+    error: str,
+    *,
+    temporary: bool,
+    status: int | None = None,
+    redirects: tuple[str, ...] = (),
+) -> WellKnownResult:
+    """A result for a fetch that produced no usable body."""
+    return WellKnownResult(
+        hostname, status, None, None, error, temporary=temporary, redirects=redirects
+    )
+
+
+def read_response(
+    hostname: str, status: int, body: bytes, redirects: tuple[str, ...] = ()
+) -> WellKnownResult:
+    """Judge a final (non-redirect) response.
+
+    A 5xx is temporary (the server may come back); any other non-200 and any
+    bad body is a permanent, cacheable "no delegation here".
+    """
+    if status != 200:
+        return failed_fetch(
+            hostname, f"HTTP {status}", temporary=status >= 500, status=status, redirects=redirects
+        )
+    m_server, server, error = parse_server_body(body)
+    return WellKnownResult(hostname, status, m_server, server, error, redirects=redirects)
+
+
+def parse_server_body(body: bytes) -> tuple[str | None, ServerName | None, str | None]:
+    """Parse a 200 body: (``m.server`` as served, parsed server name, error).
+
+    The Content-Type is ignored, as the spec asks.
+    """
+    try:
+        document = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        return None, None, "body is not UTF-8"
+    except ValueError as exc:
+        return None, None, f"body is not JSON ({exc})"
+    if not isinstance(document, dict):
+        return None, None, f"body is a JSON {_json_type(document)}, not an object"
+    if "m.server" not in document:
+        return None, None, "no m.server key"
+    m_server = document["m.server"]
+    if not isinstance(m_server, str):
+        return None, None, f"m.server is a JSON {_json_type(m_server)}, not a string"
+    try:
+        return m_server, ServerName.parse(m_server), None
+    except InvalidServerName as exc:
+        return m_server, None, f"m.server {m_server!r} is not a server name: {exc.reason}"
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")

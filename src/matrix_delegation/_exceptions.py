@@ -1,0 +1,106 @@
+"""The one exception tree of matrix_delegation.
+
+::
+
+    DelegationError
+    ├── InvalidServerName (also ValueError)    not a server name by the spec grammar; permanent
+    ├── ConfigurationError (also ValueError)   a bad option: nameserver, --connect-to, CA file, CIDR
+    └── DiscoveryError                         discovery ran and found no usable endpoint
+        │                                      (.resolution holds the route and trace so far)
+        ├── DnsLookupError                     SERVFAIL, REFUSED, timeout, no nameserver; temporary
+        ├── ServiceUnavailable                 the sole SRV target is "." (RFC 2782); permanent
+        ├── NoAddress                          the targets have no A/AAAA records
+        └── BlockedAddress                     every address found is in the IP blocklist
+
+Facts about a remote server that do not stop discovery (a 404 ``.well-known``,
+invalid JSON, a bad certificate on the ``.well-known`` host) are not exceptions:
+they are values in :class:`~matrix_delegation.Resolution` and its trace.
+Exceptions of dnspython and aiohttp never leave this package.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from ._core.model import Resolution
+
+__all__ = [
+    "BlockedAddress",
+    "ConfigurationError",
+    "DelegationError",
+    "DiscoveryError",
+    "DnsLookupError",
+    "InvalidServerName",
+    "NoAddress",
+    "ServiceUnavailable",
+]
+
+
+class DelegationError(Exception):
+    """Base class of every error this package raises."""
+
+
+class InvalidServerName(DelegationError, ValueError):
+    """The text is not a server name by the grammar of the spec's appendix.
+
+    Attributes:
+        text: The rejected input, as given.
+        reason: What is wrong with it, in one phrase.
+    """
+
+    code: ClassVar[str] = "invalid-server-name"
+
+    def __init__(self, text: str, reason: str) -> None:
+        super().__init__(f"invalid server name {text!r}: {reason}")
+        self.text = text
+        self.reason = reason
+
+
+class ConfigurationError(DelegationError, ValueError):
+    """An option given to the resolver or the command line is malformed."""
+
+
+class DiscoveryError(DelegationError):
+    """Discovery finished without an endpoint to connect to.
+
+    Attributes:
+        code: A stable, documented error code (``dns-error``, ...).
+        temporary: Whether trying again later may succeed.
+        resolution: What discovery found before it failed: the route, the
+            Host header and TLS name when known, the ``.well-known`` result,
+            the SRV answers and the trace. Filled in by the resolver.
+    """
+
+    code: ClassVar[str] = "discovery-error"
+    temporary: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, resolution: Resolution | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.resolution = resolution
+
+
+class DnsLookupError(DiscoveryError):
+    """A DNS query failed (not "no such record"): SERVFAIL, REFUSED, timeout."""
+
+    code = "dns-error"
+    temporary = True
+
+
+class ServiceUnavailable(DiscoveryError):
+    """The only SRV record has the target ``.``: no federation here (RFC 2782)."""
+
+    code = "service-unavailable"
+
+
+class NoAddress(DiscoveryError):
+    """No target of the chosen route has an IPv4 or IPv6 address."""
+
+    code = "no-address"
+
+
+class BlockedAddress(DiscoveryError):
+    """Every target that has addresses has one in the IP blocklist."""
+
+    code = "blocked-address"

@@ -1,0 +1,173 @@
+"""DNS at the edge: SRV and A/AAAA queries with dnspython's asyncio resolver.
+
+"No such record" (NXDOMAIN, NODATA) is an answer: an empty one. Anything else
+(SERVFAIL, REFUSED, a timeout) raises :class:`DnsLookupError`, because
+treating a broken DNS server as "no SRV record" would silently send traffic
+to the wrong place. dnspython's exceptions do not leave this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import dns.asyncresolver
+import dns.exception
+import dns.inet
+import dns.nameserver
+import dns.rdatatype
+import dns.resolver
+
+from .._core.model import SrvRecord
+from .._exceptions import ConfigurationError, DnsLookupError
+
+__all__ = ["AddressRecords", "DnsBackend", "DnspythonBackend", "parse_nameserver"]
+
+# Negative answers are kept at most this long, whatever the SOA says.
+_MAX_NEGATIVE_TTL = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class AddressRecords:
+    """The A and AAAA answers of one name, with the CNAME chain followed and a TTL."""
+
+    addresses: tuple[str, ...]
+    aliases: tuple[str, ...]
+    error: str | None
+    ttl: float
+
+
+class DnsBackend(Protocol):
+    """What discovery needs from DNS."""
+
+    async def srv(self, name: str) -> tuple[tuple[SrvRecord, ...], float]:
+        """The SRV records of ``name`` and how long they may be cached."""
+        ...
+
+    async def addresses(self, host: str) -> AddressRecords:
+        """The IPv6 and IPv4 addresses of ``host``."""
+        ...
+
+
+def parse_nameserver(text: str) -> tuple[str, int]:
+    """Parse ``IP``, ``IP:PORT`` or ``[IPv6]:PORT`` into (ip, port)."""
+    host, port = text.strip(), "53"
+    if host.startswith("["):
+        host, _, rest = host[1:].partition("]")
+        if rest:
+            if not rest.startswith(":"):
+                raise ConfigurationError(f"invalid DNS server {text!r}: expected [IPv6]:PORT")
+            port = rest[1:]
+    elif host.count(":") == 1:
+        host, port = host.split(":")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        raise ConfigurationError(
+            f"invalid DNS server {text!r}: {host!r} is not an IP address"
+        ) from None
+    if not port.isascii() or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigurationError(
+            f"invalid DNS server {text!r}: port {port!r} is not from 1 to 65535"
+        )
+    return str(ip), int(port)
+
+
+class DnspythonBackend:
+    """:class:`DnsBackend` on ``dns.asyncresolver``; no caching of its own."""
+
+    def __init__(self, nameservers: Sequence[str] = (), *, timeout: float = 10.0) -> None:
+        """Use the given ``IP[:PORT]`` nameservers, or the system's when none are given."""
+        try:
+            resolver = dns.asyncresolver.Resolver(configure=not nameservers)
+        except dns.resolver.NoResolverConfiguration:
+            raise ConfigurationError(
+                "no DNS server configured on this system: pass --dns-server"
+            ) from None
+        if nameservers:
+            resolver.nameservers = [
+                dns.nameserver.Do53Nameserver(*parse_nameserver(text)) for text in nameservers
+            ]
+        resolver.timeout = resolver.lifetime = timeout
+        self._resolver = resolver
+        self._timeout = timeout
+
+    async def srv(self, name: str) -> tuple[tuple[SrvRecord, ...], float]:
+        answer, ttl = await self._query(name, dns.rdatatype.SRV)
+        if answer is None or answer.rrset is None:
+            return (), ttl
+        records = tuple(
+            SrvRecord(r.priority, r.weight, r.port, r.target.to_text(omit_final_dot=True))
+            for r in answer.rrset
+        )
+        return records, ttl
+
+    async def addresses(self, host: str) -> AddressRecords:
+        v6, v4 = await asyncio.gather(
+            self._family(host, dns.rdatatype.AAAA),
+            self._family(host, dns.rdatatype.A),
+            return_exceptions=True,
+        )
+        results = [r for r in (v6, v4) if not isinstance(r, BaseException)]
+        errors = [str(r) for r in (v6, v4) if isinstance(r, DnsLookupError)]
+        for outcome in (v6, v4):
+            if isinstance(outcome, BaseException) and not isinstance(outcome, DnsLookupError):
+                raise outcome
+        if not results:
+            return AddressRecords((), (), "; ".join(errors), 0.0)
+        addresses = tuple(ip for found in results for ip in found[0])
+        aliases = next((found[1] for found in results if found[1]), ())
+        ttl = min(found[2] for found in results)
+        return AddressRecords(addresses, aliases, "; ".join(errors) or None, ttl)
+
+    async def _family(
+        self, host: str, rdtype: dns.rdatatype.RdataType
+    ) -> tuple[tuple[str, ...], tuple[str, ...], float]:
+        answer, ttl = await self._query(host, rdtype)
+        if answer is None:
+            return (), (), ttl
+        aliases = tuple(
+            rrset.name.to_text(omit_final_dot=True).lower()
+            for rrset in answer.chaining_result.cnames
+        )
+        addresses = tuple(r.address for r in answer.rrset) if answer.rrset else ()
+        return addresses, aliases, ttl
+
+    async def _query(
+        self, name: str, rdtype: dns.rdatatype.RdataType
+    ) -> tuple[dns.resolver.Answer | None, float]:
+        kind = dns.rdatatype.to_text(rdtype)
+        try:
+            answer = await self._resolver.resolve(
+                name, rdtype, search=False, raise_on_no_answer=False
+            )
+        except dns.resolver.NXDOMAIN as exc:
+            return None, _negative_ttl(exc)
+        except dns.exception.Timeout:
+            raise DnsLookupError(f"{kind} {name}: timed out after {self._timeout:g} s") from None
+        except dns.resolver.NoNameservers as exc:
+            raise DnsLookupError(f"{kind} {name}: {_server_errors(exc)}") from None
+        except dns.exception.DNSException as exc:
+            raise DnsLookupError(f"{kind} {name}: {exc}") from None
+        ttl = float(answer.chaining_result.minimum_ttl)
+        if answer.rrset is None:
+            ttl = min(ttl, _MAX_NEGATIVE_TTL)
+        return answer, ttl
+
+
+def _negative_ttl(exc: dns.resolver.NXDOMAIN) -> float:
+    ttls = [response.resolve_chaining().minimum_ttl for response in exc.responses().values()]  # type: ignore[no-untyped-call]
+    return float(min([*ttls, _MAX_NEGATIVE_TTL]))
+
+
+def _server_errors(exc: dns.resolver.NoNameservers) -> str:
+    """'SERVFAIL from 127.0.0.1:5353' rather than dnspython's long sentence."""
+    parts = []
+    for server, _tcp, _port, error in exc.kwargs.get("errors", []):
+        if isinstance(error, dns.message.Message):
+            error = dns.rcode.to_text(error.rcode())
+        parts.append(f"{error} from {server}")
+    return "; ".join(parts) or "no nameserver answered"

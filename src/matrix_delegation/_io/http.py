@@ -1,0 +1,137 @@
+"""The ``.well-known/matrix/server`` fetch with aiohttp.
+
+HTTPS on port 443 with normal certificate validation for the hostname;
+redirects followed by hand so that every hop is checked (https only, no loop,
+at most 10 hops) and resolved through the same policy; a 50 KiB body cap,
+checked on ``Content-Length`` and while streaming; one deadline for the whole
+fetch. aiohttp's exceptions become a reason in the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+from multidict import CIMultiDictProxy
+
+from .._core.cache import cache_period_from_headers
+from .._core.model import WellKnownResult, well_known_url
+from .._core.wellknown import (
+    REDIRECT_STATUSES,
+    WELL_KNOWN_MAX_SIZE,
+    RedirectRefused,
+    failed_fetch,
+    next_redirect,
+    read_response,
+)
+
+__all__ = ["Fetched", "WellKnownFetcher"]
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """One fetch: the result, the cache period its headers ask for, and whether to retry."""
+
+    result: WellKnownResult
+    header_period: float | None = None
+    retryable: bool = False
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class WellKnownFetcher:
+    """Fetches ``https://<hostname>/.well-known/matrix/server`` with a shared session."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        timeout: float,
+        clock: Callable[[], float],
+        user_agent: str,
+    ) -> None:
+        self._session = session
+        self._timeout = timeout
+        self._clock = clock
+        self._headers = {"User-Agent": user_agent}
+
+    async def fetch(self, hostname: str) -> Fetched:
+        """Fetch and judge the file; never raises for anything the remote side does."""
+        visited = [well_known_url(hostname)]
+        status: int | None = None
+        try:
+            async with asyncio.timeout(self._timeout):
+                while True:
+                    status, headers, body = await self._get(visited[-1])
+                    if status not in REDIRECT_STATUSES:
+                        break
+                    visited.append(
+                        next_redirect(visited[-1], headers.get("Location"), tuple(visited))
+                    )
+        except RedirectRefused as exc:
+            return self._failed(hostname, exc.reason, exc.temporary, status, visited, retry=False)
+        except TimeoutError:
+            reason = f"timed out after {self._timeout:g} s"
+            return self._failed(hostname, reason, True, status, visited, retry=True)
+        except _BodyTooLarge:
+            # Temporary, but not retried: the server will send the same thing again.
+            reason = f"body larger than {WELL_KNOWN_MAX_SIZE} bytes"
+            return self._failed(hostname, reason, True, status, visited, retry=False)
+        except (aiohttp.ClientError, OSError, ssl.SSLError) as exc:
+            return self._failed(
+                hostname, describe_client_error(exc), True, None, visited, retry=True
+            )
+        result = read_response(hostname, status, body, tuple(visited[1:]))
+        period = cache_period_from_headers(headers.items(), self._clock()) if result.valid else None
+        return Fetched(result, period, retryable=result.temporary)
+
+    async def _get(self, url: str) -> tuple[int, CIMultiDictProxy[str], bytes]:
+        async with self._session.get(url, allow_redirects=False, headers=self._headers) as response:
+            if response.status in REDIRECT_STATUSES:
+                return response.status, response.headers, b""
+            length = response.content_length
+            if length is not None and length > WELL_KNOWN_MAX_SIZE:
+                raise _BodyTooLarge
+            body = bytearray()
+            async for chunk in response.content.iter_any():
+                body += chunk
+                if len(body) > WELL_KNOWN_MAX_SIZE:
+                    raise _BodyTooLarge
+            return response.status, response.headers, bytes(body)
+
+    @staticmethod
+    def _failed(
+        hostname: str,
+        reason: str,
+        temporary: bool,
+        status: int | None,
+        visited: list[str],
+        *,
+        retry: bool,
+    ) -> Fetched:
+        result = failed_fetch(
+            hostname, reason, temporary=temporary, status=status, redirects=tuple(visited[1:])
+        )
+        return Fetched(result, None, retryable=retry)
+
+
+def describe_client_error(exc: BaseException) -> str:
+    """One line saying what went wrong on the connection, without aiohttp's wording."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        cert_error = exc.certificate_error
+        detail = getattr(cert_error, "verify_message", None) or str(cert_error)
+        return f"TLS certificate of {exc.host} rejected: {detail}"
+    if isinstance(exc, aiohttp.ClientConnectorSSLError | aiohttp.ClientSSLError):
+        return f"TLS handshake with {exc.host} failed: {exc.os_error}"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return str(exc.os_error)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect to {exc.host}:{exc.port}: {exc.os_error.strerror or exc.os_error}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection without answering"
+    return f"{type(exc).__name__}: {exc}".rstrip(": ")
