@@ -11,8 +11,8 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import NoReturn, TypeVar
 
 from . import __version__
 from ._core.explain import asked, failure_json, resolution_json, summary, told
@@ -28,6 +28,7 @@ __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 PROG = "matrix-delegation"
+T = TypeVar("T")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,12 +38,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def _checked(parse: object, what: str) -> object:
+def _checked(parse: Callable[[str], T], what: str) -> Callable[[str], T]:
     """Wrap a parser raising ValueError so that argparse shows our message."""
 
-    def convert(text: str) -> object:
+    def convert(text: str) -> T:
         try:
-            return parse(text)  # type: ignore[operator]
+            return parse(text)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -136,7 +137,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    args = _build_parser().parse_args(argv)
+    try:
+        args = _build_parser().parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a usage error already printed
+        return done.code if isinstance(done.code, int) else EXIT_USAGE
     try:
         if args.command == "demo":
             from ._demo import run_demo

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
-from helpers.scripted import delegates, missing
 
+from helpers.scripted import delegates, missing
 from matrix_delegation._core.cache import (
     TtlCache,
     WellKnownCache,
@@ -68,7 +68,7 @@ def test_cache_period_from_headers(headers, period) -> None:
 
 
 def test_parse_cache_control_keeps_values_and_lowercases_names() -> None:
-    assert parse_cache_control(["No-Cache, Max-Age=60 , x=\"Y\""]) == {
+    assert parse_cache_control(['No-Cache, Max-Age=60 , x="Y"']) == {
         "no-cache": None,
         "max-age": "60",
         "x": '"Y"',
@@ -82,19 +82,32 @@ def record(cache: WellKnownCache, result: WellKnownResult, header=None, now=NOW,
     return cache.record(result, header, now, rng)
 
 
-@pytest.mark.parametrize(("rng", "period"), [(LOW, 0.9 * 24 * HOUR), (MID, 24 * HOUR), (HIGH, 1.1 * 24 * HOUR)])
+@pytest.mark.parametrize(
+    ("rng", "period"), [(LOW, 0.9 * 24 * HOUR), (MID, 24 * HOUR), (HIGH, 1.1 * 24 * HOUR)]
+)
 def test_default_period_is_24h_with_10_percent_jitter(rng, period) -> None:
-    result, refresh_at = record(WellKnownCache(10), delegates("example.org", "m.example.org"), rng=rng)
+    result, refresh_at = record(
+        WellKnownCache(10), delegates("example.org", "m.example.org"), rng=rng
+    )
     assert result.expires_at == pytest.approx(NOW + period)
     assert refresh_at == pytest.approx(NOW + 0.8 * period)
 
 
 @pytest.mark.parametrize(
     ("header", "period"),
-    [(0.0, 300.0), (-5.0, 300.0), (299.0, 300.0), (301.0, 301.0), (49 * HOUR, 48 * HOUR), (48 * HOUR, 48 * HOUR)],
+    [
+        (0.0, 300.0),
+        (-5.0, 300.0),
+        (299.0, 300.0),
+        (301.0, 301.0),
+        (49 * HOUR, 48 * HOUR),
+        (48 * HOUR, 48 * HOUR),
+    ],
 )
 def test_header_period_is_clamped_to_5min_48h_without_jitter(header, period) -> None:
-    result, _ = record(WellKnownCache(10), delegates("example.org", "m.example.org"), header, rng=HIGH)
+    result, _ = record(
+        WellKnownCache(10), delegates("example.org", "m.example.org"), header, rng=HIGH
+    )
     assert result.expires_at == NOW + period
 
 

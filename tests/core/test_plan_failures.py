@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from helpers.scripted import LOOPBACK_OK, World, addrs, delegates, run_scripted, srv
-
 from matrix_delegation._core.ipfilter import IpPolicy
 from matrix_delegation._core.model import Endpoint, LookupSrv, Route
 from matrix_delegation._core.plan import Policy
@@ -120,7 +119,9 @@ def test_srv_target_alias_is_followed_and_reported() -> None:
     world = World(
         srv={FED: srv(FED, "0 0 8448 alias.example.org")},
         addresses={
-            "alias.example.org": addrs("alias.example.org", "127.0.0.4", aliases=("alias.example.org",))
+            "alias.example.org": addrs(
+                "alias.example.org", "127.0.0.4", aliases=("alias.example.org",)
+            )
         },
     )
     resolution, _ = run_scripted("example.org", world)

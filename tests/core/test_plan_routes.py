@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from helpers.scripted import World, addrs, delegates, missing, run_scripted, srv
 
+from helpers.scripted import World, addrs, delegates, missing, run_scripted, srv
 from matrix_delegation._core.ipfilter import IpPolicy
 from matrix_delegation._core.model import (
     Endpoint,

@@ -59,7 +59,9 @@ def srv(name: str, *records: str, error: str | None = None, stale: bool = False)
     return SrvLookup(name, tuple(parsed), error=error, stale=stale)
 
 
-def addrs(host: str, *ips: str, aliases: tuple[str, ...] = (), error: str | None = None) -> HostAddresses:
+def addrs(
+    host: str, *ips: str, aliases: tuple[str, ...] = (), error: str | None = None
+) -> HostAddresses:
     return HostAddresses(host, ips, aliases, error)
 
 

@@ -18,6 +18,7 @@ import dns.asyncresolver
 import dns.exception
 import dns.inet
 import dns.nameserver
+import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
@@ -164,10 +165,11 @@ def _negative_ttl(exc: dns.resolver.NXDOMAIN) -> float:
 
 
 def _server_errors(exc: dns.resolver.NoNameservers) -> str:
-    """'SERVFAIL from 127.0.0.1:5353' rather than dnspython's long sentence."""
+    """'SERVFAIL from Do53:127.0.0.1@5353' rather than dnspython's long sentence."""
     parts = []
-    for server, _tcp, _port, error in exc.kwargs.get("errors", []):
-        if isinstance(error, dns.message.Message):
-            error = dns.rcode.to_text(error.rcode())
+    # Each error is (server, tcp, port, exception or None, response or None).
+    for server, _tcp, _port, error, response in exc.kwargs.get("errors", []):
+        if error is None and response is not None:
+            error = dns.rcode.to_text(response.rcode())
         parts.append(f"{error} from {server}")
     return "; ".join(parts) or "no nameserver answered"

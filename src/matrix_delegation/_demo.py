@@ -1,0 +1,85 @@
+"""``matrix-delegation demo``: every route, resolved for real inside the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from ._core.explain import resolution_json
+from ._core.model import Resolution
+from ._exceptions import DiscoveryError
+from .resolver import Resolver
+from .sandbox.scenarios import Scenario, install
+from .sandbox.world import Sandbox
+
+__all__ = ["run_demo"]
+
+
+async def run_demo(*, json_output: bool = False) -> int:
+    """Start the sandbox, resolve each scenario, print the table; 0 if all match the spec."""
+    async with Sandbox() as sandbox:
+        scenarios = await install(sandbox)
+        async with Resolver(**sandbox.resolver_options()) as resolver:
+            resolutions = await asyncio.gather(*(_resolve(resolver, s) for s in scenarios))
+    rows = list(zip(scenarios, resolutions, strict=True))
+    if json_output:
+        print(json.dumps([_row_json(s, r) for s, r in rows], indent=2))
+    else:
+        print(_table(rows, sandbox))
+    return 0 if all(_outcome(r) == s.expected for s, r in rows) else 1
+
+
+async def _resolve(resolver: Resolver, scenario: Scenario) -> Resolution:
+    try:
+        return await resolver.resolve(scenario.server_name)
+    except DiscoveryError as exc:
+        assert exc.resolution is not None
+        return exc.resolution
+
+
+def _outcome(resolution: Resolution) -> str:
+    if resolution.error is not None:
+        return resolution.error.code
+    return resolution.route.value if resolution.route else "?"
+
+
+def _address(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def _row_json(scenario: Scenario, resolution: Resolution) -> dict[str, object]:
+    return {
+        "scenario": scenario.about,
+        "expected": scenario.expected,
+        "as_expected": _outcome(resolution) == scenario.expected,
+        "resolution": resolution_json(resolution),
+    }
+
+
+def _table(rows: list[tuple[Scenario, Resolution]], sandbox: Sandbox) -> str:
+    header = ("", "server name", "outcome", "connect to", "Host", "certificate for")
+    lines = [header]
+    for scenario, resolution in rows:
+        first = resolution.endpoints[0] if resolution.endpoints else None
+        lines.append(
+            (
+                "ok" if _outcome(resolution) == scenario.expected else "FAIL",
+                scenario.server_name,
+                _outcome(resolution),
+                _address(first.ip, first.port) if first else "-",
+                resolution.host_header or "-",
+                resolution.tls_server_name or ("(IP, no SNI)" if first else "-"),
+            )
+        )
+    widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
+    text = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in lines
+    ]
+    notes = [f"  {s.server_name}: {s.about}" for s, _ in rows]
+    where = (
+        f"Sandbox: DNS at {sandbox.dns.nameserver}, HTTPS hosts on 127.0.0.X:443"
+        if not sandbox.connect_to
+        else f"Sandbox: DNS at {sandbox.dns.nameserver}, HTTPS hosts via --connect-to (no root)"
+    )
+    return "\n".join([where, "", *text, "", "What each name shows:", *notes])

@@ -1,0 +1,105 @@
+"""The demo's server names: one per route of the spec, and a few broken ones.
+
+Each :class:`Scenario` says what the spec requires for its name (a route or
+an error code); :func:`install` publishes the DNS records and ``.well-known``
+files that make it so. Federation targets only need addresses: resolving a
+name never connects to its endpoints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .web import Reply
+from .world import Sandbox
+
+__all__ = ["DOMAIN", "Scenario", "install"]
+
+DOMAIN = "sandbox.test"
+WELL_KNOWN = "/.well-known/matrix/server"
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A server name and what discovering it must give."""
+
+    server_name: str
+    expected: str  # a route ("well-known/srv") or an error code ("dns-error")
+    about: str
+
+
+def _n(label: str) -> str:
+    return f"{label}.{DOMAIN}"
+
+
+async def install(sandbox: Sandbox) -> list[Scenario]:
+    """Publish every scenario into a started sandbox and return them in order."""
+    zone = sandbox.zone
+    target = sandbox.address(8448)  # where federation would go; nothing needs to listen
+    files = {
+        _n("wk-ip"): Reply.json({"m.server": f"{target}:8448"}),
+        _n("wk-port"): Reply.json({"m.server": f"{_n('matrix.wk-port')}:443"}),
+        _n("wk-srv"): Reply.json({"m.server": _n("matrix.wk-srv")}),
+        _n("wk-legacy"): Reply.json({"m.server": _n("matrix.wk-legacy")}),
+        _n("wk-default"): Reply.json({"m.server": _n("matrix.wk-default")}),
+        _n("redirected"): Reply.redirect(f"https://{_n('files')}/delegation.json", 308),
+        _n("redirect-loop"): Reply.redirect(f"https://{_n('redirect-loop')}{WELL_KNOWN}", 302),
+        _n("bad-json"): Reply(body=b'{"m.server": matrix.bad-json}'),
+        _n("bad-m-server"): Reply.json({"m.server": "https://matrix.example.test/"}),
+        _n("srv"): Reply.json({"errcode": "M_NOT_FOUND"}, status=404),
+    }
+    host = await sandbox.https_host([*files, _n("files")])
+    for name, reply in files.items():
+        host.set(name, WELL_KNOWN, reply)
+    host.set(_n("files"), "/delegation.json", Reply.json({"m.server": _n("matrix.wk-srv")}))
+    # A host whose certificate names another domain: its .well-known cannot be trusted.
+    wrong = await sandbox.https_host([_n("wrong-cert")], certificate_for=["other.test"])
+    wrong.set(_n("wrong-cert"), WELL_KNOWN, Reply.json({"m.server": _n("evil")}))
+
+    for name in (
+        "explicit",
+        "matrix.wk-port",
+        "matrix.wk-default",
+        "fed",
+        "legacy-fed",
+        "plain",
+        "wrong-cert-fed",
+    ):
+        zone.add(_n(name), "A", target)
+    zone.add(_n("plain"), "AAAA", "::1")
+    for name in ("wk-srv", "srv", "redirected"):
+        srv_owner = _n(f"matrix.{name}") if name != "srv" else _n("srv")
+        zone.add(f"_matrix-fed._tcp.{srv_owner}", "SRV", f"10 5 8448 {_n('fed')}.")
+    zone.add(f"_matrix._tcp.{_n('matrix.wk-legacy')}", "SRV", f"10 5 8448 {_n('legacy-fed')}.")
+    zone.add(f"_matrix._tcp.{_n('srv-legacy')}", "SRV", f"10 5 8448 {_n('legacy-fed')}.")
+    zone.add(f"_matrix-fed._tcp.{_n('wrong-cert')}", "SRV", f"10 5 8448 {_n('wrong-cert-fed')}.")
+    zone.add(f"_matrix-fed._tcp.{_n('unavailable')}", "SRV", "0 0 0 .")
+    zone.fail(f"_matrix-fed._tcp.{_n('servfail')}", "SRV", "SERVFAIL")
+    zone.add(_n("private"), "A", "10.0.0.1")
+    zone.add(_n("alias"), "CNAME", f"{_n('fed')}.")
+    zone.add(f"_matrix-fed._tcp.{_n('cname-target')}", "SRV", f"10 5 8448 {_n('alias')}.")
+
+    return [
+        Scenario(target, "ip-literal", "step 1: an IP literal"),
+        Scenario(f"{_n('explicit')}:8448", "explicit-port", "step 2: an explicit port"),
+        Scenario(_n("wk-ip"), "well-known/ip-literal", "step 3.1: .well-known names an IP"),
+        Scenario(_n("wk-port"), "well-known/explicit-port", "step 3.2: .well-known with a port"),
+        Scenario(_n("wk-srv"), "well-known/srv", "step 3.3: .well-known, then _matrix-fed SRV"),
+        Scenario(
+            _n("wk-legacy"), "well-known/srv-legacy", "step 3.4: .well-known, then _matrix SRV"
+        ),
+        Scenario(_n("wk-default"), "well-known/default-port", "step 3.5: .well-known, no SRV"),
+        Scenario(_n("srv"), "srv", "step 4: a 404 .well-known, then _matrix-fed SRV"),
+        Scenario(_n("srv-legacy"), "srv-legacy", "step 5: only the deprecated _matrix SRV"),
+        Scenario(_n("plain"), "default-port", "step 6: nothing published: port 8448"),
+        Scenario(_n("redirected"), "well-known/srv", "a 308 redirect to another host"),
+        Scenario(_n("redirect-loop"), "default-port", "broken: a redirect loop (ignored)"),
+        Scenario(_n("bad-json"), "default-port", "broken: .well-known is not JSON (ignored)"),
+        Scenario(_n("bad-m-server"), "default-port", "broken: m.server is a URL (ignored)"),
+        Scenario(_n("wrong-cert"), "srv", "broken: .well-known certificate for another name"),
+        Scenario(_n("cname-target"), "srv", "warning: the SRV target is a CNAME"),
+        Scenario(_n("servfail"), "dns-error", "broken: the DNS server fails (SERVFAIL)"),
+        Scenario(_n("unavailable"), "service-unavailable", 'broken: SRV target "."'),
+        Scenario(_n("private"), "blocked-address", "unsafe: resolves to a private address"),
+        Scenario(_n("nowhere"), "no-address", "broken: the name does not exist"),
+    ]

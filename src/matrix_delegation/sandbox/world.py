@@ -1,0 +1,121 @@
+"""A small internet on loopback: one DNS server, one CA, HTTPS hosts on 127.0.0.X.
+
+Every HTTPS host gets its own loopback address so that it can listen on the
+real port 443, as ``.well-known`` requires. Without the right to bind port
+443 (not root), a host listens on a free port instead and the sandbox adds a
+``--connect-to`` rule for it: names, Host headers and certificates stay as
+they would be in production either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Self
+
+from .addresses import free_loopback_address
+from .dns_server import DnsServer, Zone
+from .tls import SandboxCA
+from .web import WebHost
+
+__all__ = ["LOOPBACK_RANGES", "Sandbox"]
+
+#: What a resolver must allow through its blocklist to reach the sandbox.
+LOOPBACK_RANGES = ("127.0.0.0/8", "::1/128")
+HTTPS_PORT = 443
+
+
+class Sandbox:
+    """A running DNS server, CA and set of HTTPS hosts, all on loopback.
+
+    Attributes:
+        zone: The DNS records served; change them at any time.
+        ca: The throwaway CA every sandbox certificate comes from.
+        connect_to: ``--connect-to`` rules for hosts that could not bind 443.
+    """
+
+    def __init__(self, *, first_address: int = 2) -> None:
+        self.zone = Zone()
+        self.dns = DnsServer(self.zone)
+        self.ca = SandboxCA()
+        self.connect_to: list[str] = []
+        self._hosts: list[WebHost] = []
+        self._taken: set[str] = set()
+        self._first = first_address
+
+    async def __aenter__(self) -> Self:
+        await self.dns.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop every server."""
+        for host in self._hosts:
+            await host.stop()
+        self._hosts.clear()
+        await self.dns.stop()
+
+    def address(self, port: int) -> str:
+        """A loopback address not yet handed out where ``port`` is free (or any, for 0)."""
+        found = free_loopback_address(port, first=self._first, taken=self._taken)
+        if found is None:
+            raise OSError(f"no free loopback address for port {port}")
+        self._taken.add(found)
+        return found
+
+    async def https_host(
+        self,
+        names: Sequence[str],
+        *,
+        port: int = HTTPS_PORT,
+        certificate_for: Sequence[str] | None = None,
+        expired: bool = False,
+        self_signed: bool = False,
+    ) -> WebHost:
+        """Start an HTTPS host answering for ``names``, with A records pointing at it.
+
+        Args:
+            names: The hostnames it serves; each gets an A record.
+            port: The port to listen on (443 unless told otherwise).
+            certificate_for: The names on its certificate (default: ``names``).
+            expired: Give it an expired certificate.
+            self_signed: Give it a certificate the sandbox CA did not sign.
+        """
+        cert_names = list(certificate_for if certificate_for is not None else names)
+        context = (
+            self.ca.self_signed_context(*cert_names)
+            if self_signed
+            else self.ca.server_context(*cert_names, expired=expired)
+        )
+        ip = free_loopback_address(port, first=self._first, taken=self._taken)
+        bound_port = port
+        if ip is None:  # no right to bind this port here: any port, plus a rule
+            ip, bound_port = self.address(0), 0
+        self._taken.add(ip)
+        host = WebHost(ip, bound_port, context)
+        await host.start()
+        self._hosts.append(host)
+        for name in names:
+            self.zone.add(name, "A", ip)
+            if host.port != port:
+                self.connect_to.append(f"{name}:{port}:{ip}:{host.port}")
+        return host
+
+    def resolver_options(self, **overrides: Any) -> dict[str, Any]:
+        """Keyword arguments for :class:`~matrix_delegation.Resolver` that reach the sandbox."""
+        options: dict[str, Any] = {
+            "nameservers": [self.dns.nameserver],
+            "ssl_context": self.ca.client_context(),
+            "allow_ip_ranges": LOOPBACK_RANGES,
+            "connect_to": list(self.connect_to),
+            "timeout": 5.0,
+        }
+        options.update(overrides)
+        return options
