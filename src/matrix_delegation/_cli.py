@@ -11,8 +11,8 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Callable, Sequence
-from typing import NoReturn, TypeVar
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, NoReturn, TypeVar
 
 from . import __version__
 from ._core.explain import asked, failure_json, resolution_json, summary, told
@@ -135,6 +135,17 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on uvloop when it is installed (it is by default, but on
+    Windows): its event loop and TLS are about a fifth cheaper per resolution."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     try:
@@ -145,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from ._demo import run_demo
 
-            return asyncio.run(run_demo(json_output=args.json))
+            return run(run_demo(json_output=args.json))
         return _resolve_command(args)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
@@ -165,7 +176,7 @@ def _resolve_command(args: argparse.Namespace) -> int:
         connect_to=args.connect_to,
         timeout=args.timeout,
     )
-    outcomes = asyncio.run(_resolve_all(resolver, names, args.concurrency))
+    outcomes = run(_resolve_all(resolver, names, args.concurrency))
     _print_outcomes(names, outcomes, as_json=args.json)
     return EXIT_OK if all(isinstance(o, Resolution) and o.ok for o in outcomes) else EXIT_FAILED
 
@@ -204,19 +215,9 @@ def _read_names(path: str) -> list[tuple[str, str]]:
 async def _resolve_all(
     resolver: Resolver, names: list[str], concurrency: int
 ) -> list[Resolution | DelegationError]:
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(name: str) -> Resolution | DelegationError:
-        async with gate:
-            try:
-                return await resolver.resolve(name)
-            except DiscoveryError as exc:
-                return exc.resolution or exc
-            except InvalidServerName as exc:
-                return exc
-
     async with resolver:
-        return await asyncio.gather(*(one(name) for name in names))
+        outcomes = await resolver.resolve_all(names, concurrency=concurrency)
+    return [o.resolution if isinstance(o, DiscoveryError) and o.resolution else o for o in outcomes]
 
 
 def _print_outcomes(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from ._core.explain import resolution_json
 from ._core.model import Resolution
-from ._exceptions import DiscoveryError
+from ._exceptions import DelegationError, DiscoveryError
 from .resolver import Resolver
 from .sandbox.scenarios import Scenario, install
 from .sandbox.world import Sandbox
@@ -20,7 +19,8 @@ async def run_demo(*, json_output: bool = False) -> int:
     async with Sandbox() as sandbox:
         scenarios = await install(sandbox)
         async with Resolver(**sandbox.resolver_options()) as resolver:
-            resolutions = await asyncio.gather(*(_resolve(resolver, s) for s in scenarios))
+            outcomes = await resolver.resolve_all(s.server_name for s in scenarios)
+    resolutions = [_resolution(outcome) for outcome in outcomes]
     rows = list(zip(scenarios, resolutions, strict=True))
     if json_output:
         print(json.dumps([_row_json(s, r) for s, r in rows], indent=2))
@@ -29,12 +29,11 @@ async def run_demo(*, json_output: bool = False) -> int:
     return 0 if all(_outcome(r) == s.expected for s, r in rows) else 1
 
 
-async def _resolve(resolver: Resolver, scenario: Scenario) -> Resolution:
-    try:
-        return await resolver.resolve(scenario.server_name)
-    except DiscoveryError as exc:
-        assert exc.resolution is not None
-        return exc.resolution
+def _resolution(outcome: Resolution | DelegationError) -> Resolution:
+    if isinstance(outcome, DiscoveryError) and outcome.resolution is not None:
+        return outcome.resolution
+    assert isinstance(outcome, Resolution), outcome
+    return outcome
 
 
 def _outcome(resolution: Resolution) -> str:

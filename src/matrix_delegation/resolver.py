@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from types import TracebackType
+from typing import cast
 
 import aiohttp
 
@@ -41,6 +42,7 @@ from ._exceptions import (
     BlockedAddress,
     DiscoveryError,
     DnsLookupError,
+    InvalidServerName,
     NoAddress,
     ServiceUnavailable,
 )
@@ -157,6 +159,29 @@ class Resolver:
             raise error(resolution.error.message, resolution=resolution)
         self._resolutions.put(server_name, resolution, fresh_until)
         return resolution
+
+    async def resolve_all(
+        self, server_names: Iterable[str], *, concurrency: int = 50
+    ) -> list[Resolution | DiscoveryError | InvalidServerName]:
+        """Resolve many names, at most ``concurrency`` at once; outcomes in input order.
+
+        A failure is returned, not raised: its ``resolution`` says why.
+        """
+        names = list(server_names)
+        outcomes: list[Resolution | DiscoveryError | InvalidServerName | None] = [None] * len(names)
+        pending = iter(enumerate(names))
+
+        async def worker() -> None:
+            # A fixed pool of workers rather than a task per name: a list of a
+            # million names costs a million small results, not a million tasks.
+            for index, name in pending:
+                try:
+                    outcomes[index] = await self.resolve(name)
+                except (DiscoveryError, InvalidServerName) as exc:
+                    outcomes[index] = exc
+
+        await asyncio.gather(*(worker() for _ in range(min(concurrency, len(names)))))
+        return cast(list[Resolution | DiscoveryError | InvalidServerName], outcomes)
 
     def flush(self, server_name: str | None = None) -> None:
         """Forget everything cached, or only what concerns one server name."""

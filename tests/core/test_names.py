@@ -126,9 +126,7 @@ INVALID: list[tuple[str, str]] = [
 
 
 @pytest.mark.parametrize(("text", "host", "port", "ip"), VALID)
-def test_parse_valid(
-    text: str, host: str, port: int | None, ip: V4 | V6 | None
-) -> None:
+def test_parse_valid(text: str, host: str, port: int | None, ip: V4 | V6 | None) -> None:
     assert ServerName.parse(text) == ServerName(host, port, ip)
     assert is_valid_server_name(text)
 
@@ -143,16 +141,12 @@ def test_parse_invalid(text: str, phrase: str) -> None:
 
 
 def test_invalid_server_name_is_a_value_error() -> None:
-    with pytest.raises(
-        ValueError, match="invalid server name 'a_b': '_' is not allowed"
-    ):
+    with pytest.raises(ValueError, match="invalid server name 'a_b': '_' is not allowed"):
         ServerName.parse("a_b")
 
 
 @pytest.mark.parametrize(("text", "_host", "_port", "_ip"), VALID)
-def test_round_trip(
-    text: str, _host: str, _port: int | None, _ip: V4 | V6 | None
-) -> None:
+def test_round_trip(text: str, _host: str, _port: int | None, _ip: V4 | V6 | None) -> None:
     name = ServerName.parse(text)
     assert ServerName.parse(str(name)) == name
 
@@ -181,9 +175,7 @@ def test_str(text: str, as_written: str) -> None:
         ("[2001:DB8:0:0:0:0:0:1]", "[2001:DB8:0:0:0:0:0:1]", "2001:db8::1", True),
     ],
 )
-def test_hostname_and_lookup_name(
-    text: str, hostname: str, lookup_name: str, is_ip: bool
-) -> None:
+def test_hostname_and_lookup_name(text: str, hostname: str, lookup_name: str, is_ip: bool) -> None:
     name = ServerName.parse(text)
     assert name.hostname == hostname
     assert name.lookup_name == lookup_name

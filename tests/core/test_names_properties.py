@@ -71,9 +71,7 @@ def test_valid_names_parse_and_round_trip(
     assert ServerName.parse(str(name)) == name
     assert name.hostname == hostname
     assert name.is_ip_literal is (expected_ip is not None)
-    assert name.lookup_name == (
-        str(expected_ip) if expected_ip else expected_host.lower()
-    )
+    assert name.lookup_name == (str(expected_ip) if expected_ip else expected_host.lower())
 
 
 # ':' is left out: it is the port separator, so "a.b1" + ':' can give "a.b:1".

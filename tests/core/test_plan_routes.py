@@ -65,7 +65,9 @@ ROUTES = [
         "example.org",
         World(
             well_known={"example.org": delegates("example.org", "m.example.org")},
-            srv={LEGACY + "m.example.org": srv(LEGACY + "m.example.org", "10 0 8451 old.example.net")},
+            srv={
+                LEGACY + "m.example.org": srv(LEGACY + "m.example.org", "10 0 8451 old.example.net")
+            },
             addresses={"old.example.net": addrs("old.example.net", "192.0.2.6")},
         ),
         Route.WELL_KNOWN_SRV_LEGACY, "m.example.org", "m.example.org",

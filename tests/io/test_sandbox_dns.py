@@ -76,7 +76,9 @@ async def test_nxdomain_and_nodata_carry_soa(zone: Zone, dns_server: DnsServer) 
         assert soa.ttl == 42 and soa[0].minimum == 42
 
 
-async def test_resolver_distinguishes_nxdomain_from_nodata(zone: Zone, dns_server: DnsServer) -> None:
+async def test_resolver_distinguishes_nxdomain_from_nodata(
+    zone: Zone, dns_server: DnsServer
+) -> None:
     zone.add("example.test", "A", "127.0.0.5")
     resolver = _resolver(dns_server)
     with pytest.raises(dns.resolver.NXDOMAIN):
@@ -104,7 +106,9 @@ async def test_cname_to_missing_name_is_nxdomain(zone: Zone, dns_server: DnsServ
 
 
 @pytest.mark.parametrize("rcode", ["SERVFAIL", "REFUSED"])
-async def test_fail_rule_sets_rcode_until_healed(zone: Zone, dns_server: DnsServer, rcode: str) -> None:
+async def test_fail_rule_sets_rcode_until_healed(
+    zone: Zone, dns_server: DnsServer, rcode: str
+) -> None:
     zone.add("example.test", "A", "127.0.0.5")
     zone.fail("EXAMPLE.test.", "A", rcode)
     assert (await _udp(dns_server, "example.test", "A")).rcode() == dns.rcode.from_text(rcode)
@@ -121,7 +125,9 @@ async def test_dropped_question_times_out(zone: Zone, dns_server: DnsServer) -> 
     assert ("example.test", "A", "udp") in dns_server.queries
 
 
-async def test_large_answer_is_truncated_then_retried_over_tcp(zone: Zone, dns_server: DnsServer) -> None:
+async def test_large_answer_is_truncated_then_retried_over_tcp(
+    zone: Zone, dns_server: DnsServer
+) -> None:
     for i in range(40):
         zone.add("big.example.test", "A", f"127.0.1.{i}")
     truncated = await _udp(dns_server, "big.example.test", "A")
@@ -178,6 +184,18 @@ async def test_zone_changes_are_visible_immediately(zone: Zone, dns_server: DnsS
     zone.add("example.test", "TXT", '"hello"')
     zone.clear()
     assert (await _udp(dns_server, "example.test", "TXT")).rcode() == dns.rcode.NXDOMAIN
+
+
+async def test_removing_the_last_record_removes_empty_non_terminals(
+    zone: Zone, dns_server: DnsServer
+) -> None:
+    zone.add("a.b.example.test", "A", "127.0.0.9")
+    zone.add("a.b.example.test", "TXT", '"x"')
+    zone.remove("a.b.example.test", "TXT")
+    assert (await _udp(dns_server, "a.b.example.test", "TXT")).rcode() == dns.rcode.NOERROR
+    assert (await _udp(dns_server, "b.example.test", "A")).rcode() == dns.rcode.NOERROR
+    zone.remove("A.B.example.test.")
+    assert (await _udp(dns_server, "b.example.test", "A")).rcode() == dns.rcode.NXDOMAIN
 
 
 async def test_ipv6_nameserver_string() -> None:

@@ -35,22 +35,26 @@ async def _get(
 ) -> tuple[int, bytes, dict[str, str]]:
     scheme = "http" if client_ssl is False else "https"
     url = f"{scheme}://{host.host}:{host.port}{path}"
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
-        async with session.get(
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+        session.get(
             url,
             ssl=client_ssl,
             server_hostname=name if scheme == "https" else None,
             headers={"Host": name},
             allow_redirects=False,
-        ) as response:
-            return response.status, await response.read(), dict(response.headers)
+        ) as response,
+    ):
+        return response.status, await response.read(), dict(response.headers)
 
 
 async def test_https_reply_reaches_a_client_trusting_the_ca(ca: SandboxCA) -> None:
     reply = Reply.json({"m.server": "fed.example.test:443"}, headers={"X-Test": "yes"})
     routes = {(NAME, "/.well-known/matrix/server"): reply}
     async with WebHost(HOST, 0, ca.server_context(NAME), routes) as host:
-        status, body, headers = await _get(host, ca.client_context(), path="/.well-known/matrix/server")
+        status, body, headers = await _get(
+            host, ca.client_context(), path="/.well-known/matrix/server"
+        )
     assert (status, body) == (200, b'{"m.server":"fed.example.test:443"}')
     assert headers["Content-Type"] == "application/json" and headers["X-Test"] == "yes"
     assert host.requests == [("GET", NAME, "/.well-known/matrix/server")]
@@ -78,17 +82,22 @@ async def test_certificate_for_another_name_fails_hostname_check(ca: SandboxCA) 
 
 
 async def test_expired_certificate_is_rejected(ca: SandboxCA) -> None:
-    async with WebHost(HOST, 0, ca.server_context(NAME, expired=True), {("*", "/"): Reply()}) as host:
+    async with WebHost(
+        HOST, 0, ca.server_context(NAME, expired=True), {("*", "/"): Reply()}
+    ) as host:
         with pytest.raises(aiohttp.ClientConnectorCertificateError) as caught:
             await _get(host, ca.client_context())
     assert "expired" in str(caught.value).lower()
 
 
 async def test_ip_address_certificate_verifies_without_server_hostname(ca: SandboxCA) -> None:
-    async with WebHost(HOST, 0, ca.server_context(HOST), {("*", "/"): Reply(status=204)}) as host:
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"https://{HOST}:{host.port}/", ssl=ca.client_context()) as response:
-                assert response.status == 204
+    routes = {("*", "/"): Reply(status=204)}
+    async with (
+        WebHost(HOST, 0, ca.server_context(HOST), routes) as host,
+        aiohttp.ClientSession() as session,
+        session.get(f"https://{HOST}:{host.port}/", ssl=ca.client_context()) as response,
+    ):
+        assert response.status == 204
 
 
 async def test_server_contexts_are_cached(ca: SandboxCA) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import email.utils
 import random
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
@@ -83,41 +82,52 @@ def cache_period_from_headers(headers: Iterable[tuple[str, str]], now: float) ->
 
 
 class TtlCache(Generic[K, V]):
-    """A bounded LRU map whose entries expire; expired entries stay readable as stale."""
+    """A bounded LRU map whose entries expire; expired entries stay readable as stale.
+
+    Values and expiry times live in two plain (insertion-ordered) dicts: no
+    tuple or OrderedDict node per entry, which matters at hundreds of
+    thousands of cached names. A hit moves the key to the end by re-inserting it.
+    """
 
     def __init__(self, max_entries: int) -> None:
-        self._entries: OrderedDict[K, tuple[V, float]] = OrderedDict()
+        self._values: dict[K, V] = {}
+        self._expiry: dict[K, float] = {}
         self._max_entries = max_entries
 
     def get(self, key: K, now: float) -> tuple[V, float] | None:
         """The value and its expiry time, if it has not expired yet."""
-        entry = self._entries.get(key)
-        if entry is None or now >= entry[1]:
+        expires_at = self._expiry.get(key)
+        if expires_at is None or now >= expires_at:
             return None
-        self._entries.move_to_end(key)
-        return entry
+        value = self._values.pop(key)
+        self._values[key] = value  # now the most recently used
+        return value, expires_at
 
     def get_stale(self, key: K) -> tuple[V, float] | None:
         """The value and its expiry time, expired or not."""
-        return self._entries.get(key)
+        expires_at = self._expiry.get(key)
+        return None if expires_at is None else (self._values[key], expires_at)
 
     def put(self, key: K, value: V, expires_at: float) -> None:
         """Store a value until ``expires_at``; the least recently used entry goes first."""
-        self._entries[key] = (value, expires_at)
-        self._entries.move_to_end(key)
-        if len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
+        self._values.pop(key, None)
+        self._values[key] = value
+        self._expiry[key] = expires_at
+        if len(self._values) > self._max_entries:
+            self.pop(next(iter(self._values)))
 
     def pop(self, key: K) -> None:
         """Forget one key."""
-        self._entries.pop(key, None)
+        self._values.pop(key, None)
+        self._expiry.pop(key, None)
 
     def clear(self) -> None:
         """Forget everything."""
-        self._entries.clear()
+        self._values.clear()
+        self._expiry.clear()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._values)
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,7 +122,9 @@ class ServerName:
         """
         if self.ip is not None:
             return str(self.ip)
-        return self.host.lower()
+        # The same string object when nothing changes: it becomes a key in
+        # several caches, and one shared copy costs less per cached name.
+        return self.host if self.host.islower() else self.host.lower()
 
     def __str__(self) -> str:
         """The server name as written: ``hostname[:port]``."""

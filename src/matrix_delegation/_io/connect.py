@@ -70,7 +70,7 @@ class DiscoveryResolver(AbstractResolver):
             return (str(ipaddress.ip_address(host)),)
         except ValueError:
             pass
-        answer = await self._lookup(host.lower())
+        answer = await self._lookup(host if host.islower() else host.lower())
         if not answer.addresses:
             raise NoAddressError(f"{host}: {answer.error or 'no A or AAAA records'}")
         return answer.addresses

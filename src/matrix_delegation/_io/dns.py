@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -100,8 +101,9 @@ class DnspythonBackend:
         answer, ttl = await self._query(name, dns.rdatatype.SRV)
         if answer is None or answer.rrset is None:
             return (), ttl
+        # Targets and addresses are interned: many names share a few hosts.
         records = tuple(
-            SrvRecord(r.priority, r.weight, r.port, r.target.to_text(omit_final_dot=True))
+            SrvRecord(r.priority, r.weight, r.port, sys.intern(r.target.to_text(True)))
             for r in answer.rrset
         )
         return records, ttl
@@ -134,7 +136,7 @@ class DnspythonBackend:
             rrset.name.to_text(omit_final_dot=True).lower()
             for rrset in answer.chaining_result.cnames
         )
-        addresses = tuple(r.address for r in answer.rrset) if answer.rrset else ()
+        addresses = tuple(sys.intern(r.address) for r in answer.rrset) if answer.rrset else ()
         return addresses, aliases, ttl
 
     async def _query(

@@ -41,7 +41,9 @@ def free_loopback_address(port: int, *, first: int = 2, taken: Collection[str] =
     return None
 
 
-def loopback_addresses(count: int, port: int, *, first: int = 2, taken: Collection[str] = ()) -> list[str]:
+def loopback_addresses(
+    count: int, port: int, *, first: int = 2, taken: Collection[str] = ()
+) -> list[str]:
     """``count`` distinct loopback addresses where TCP ``port`` is free.
 
     Args:

@@ -1,17 +1,18 @@
 """An authoritative DNS server for the sandbox, on loopback, over UDP and TCP.
 
-The :class:`Zone` holds records, pre-rendered to wire format so that a
-query never re-parses zone text nor re-renders records, plus
-fault-injection rules; the
-:class:`DnsServer` answers questions about it on one port, over both
-transports, the way a real authoritative server would: AA flag, CNAME
-chasing, NODATA versus NXDOMAIN with an SOA for negative caching, and
-truncation of large UDP answers so that clients retry over TCP.
+The :class:`Zone` holds records (parsed once by dnspython, then kept in
+wire format so that no query re-parses or re-renders them) plus
+fault-injection rules. The :class:`DnsServer` answers questions about it
+on one port, over both transports, the way a real authoritative server
+would: AA flag, CNAME chasing, NODATA versus NXDOMAIN with an SOA for
+negative caching, and truncation of large UDP answers so that clients
+retry over TCP.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import io
 import logging
@@ -97,7 +98,10 @@ class Zone:
         self._rrsets: dict[tuple[str, int], dns.rrset.RRset] = {}
         self._wires: dict[tuple[str, int], _Wire] = {}
         self._cnames: dict[str, str] = {}  # owner -> normalised target
-        self._names: set[str] = set()  # owners and their ancestors
+        self._types: dict[str, set[int]] = {}  # owner -> its record types
+        # How many owners lie at or below each name: a name with a positive
+        # count exists (at worst as an empty non-terminal: NODATA, not NXDOMAIN).
+        self._names: collections.Counter[str] = collections.Counter()
         self._rules: dict[tuple[str, int], int] = {}
         self._soas: dict[str, _Wire] = {}
         self._negative_ttl = negative_ttl
@@ -133,22 +137,28 @@ class Zone:
         ttl = min(ttl, old.ttl) if old is not None else ttl
         # A fresh RRset rather than an in-place update: replies already
         # handed out may still share the old object.
-        self._rrsets[key] = dns.rrset.from_rdata_list(key[0] + ".", ttl, rdatas)
-        self._reindex()
+        self._store(key, dns.rrset.from_rdata_list(key[0] + ".", ttl, rdatas))
 
     def remove(self, name: str, rdtype: str | None = None) -> None:
         """Remove the records of ``name`` of one type, or of every type."""
         owner = _normalise(name)
         wanted = None if rdtype is None else dns.rdatatype.from_text(rdtype)
-        for key in [k for k in self._rrsets if k[0] == owner and wanted in (None, k[1])]:
-            del self._rrsets[key]
-        self._reindex()
+        for rdtype_ in list(self._types.get(owner, ())):
+            if wanted in (None, rdtype_):
+                self._store((owner, rdtype_), None)
 
     def clear(self) -> None:
         """Remove every record and every fail/drop rule."""
-        self._rrsets.clear()
-        self._rules.clear()
-        self._reindex()
+        for collection in (
+            self._rrsets,
+            self._wires,
+            self._cnames,
+            self._types,
+            self._names,
+            self._rules,
+        ):
+            collection.clear()
+        self.version += 1
 
     def fail(self, name: str, rdtype: str, rcode: str) -> None:
         """Answer questions for ``name``/``rdtype`` with ``rcode``, e.g. ``"SERVFAIL"``."""
@@ -165,7 +175,7 @@ class Zone:
         self._rules.pop(self._rule_key(name, rdtype), None)
         self.version += 1
 
-    def answer(self, name: str, rdtype: int) -> _Answer | None:
+    def _answer(self, name: str, rdtype: int) -> _Answer | None:
         """Compute the reply to a question; None if it must be dropped.
 
         Args:
@@ -195,20 +205,29 @@ class Zone:
     def _rule_key(self, name: str, rdtype: str) -> tuple[str, int]:
         return _normalise(name), dns.rdatatype.from_text(rdtype)
 
-    def _reindex(self) -> None:
-        """Rebuild the derived indexes after the records changed."""
-        self._wires = {key: _to_wire(rrset) for key, rrset in self._rrsets.items()}
-        self._cnames = {
-            owner: _normalise(rrset[0].target.to_text())
-            for (owner, rdtype), rrset in self._rrsets.items()
-            if rdtype == dns.rdatatype.CNAME
-        }
-        names: set[str] = set()
-        for owner, _ in self._rrsets:
-            labels = owner.split(".")
-            # Every ancestor is an empty non-terminal at worst: NODATA, not NXDOMAIN.
-            names.update(".".join(labels[i:]) for i in range(len(labels)))
-        self._names = names
+    def _store(self, key: tuple[str, int], rrset: dns.rrset.RRset | None) -> None:
+        """Set (or delete, if None) one RRset and keep the indexes in step."""
+        owner, rdtype = key
+        types = self._types.setdefault(owner, set())
+        if not types:
+            self._names.update(_ancestors(owner))
+        if rrset is None:
+            self._rrsets.pop(key, None)
+            self._wires.pop(key, None)
+            if rdtype == dns.rdatatype.CNAME:
+                self._cnames.pop(owner, None)
+            types.discard(rdtype)
+        else:
+            self._rrsets[key], self._wires[key] = rrset, _to_wire(rrset)
+            if rdtype == dns.rdatatype.CNAME:
+                self._cnames[owner] = _normalise(rrset[0].target.to_text())
+            types.add(rdtype)
+        if not types:
+            del self._types[owner]
+            for name in _ancestors(owner):
+                self._names[name] -= 1
+                if not self._names[name]:
+                    del self._names[name]
         self.version += 1
 
     def _soa(self, name: str) -> _Wire:
@@ -221,6 +240,12 @@ class Zone:
             rrset = dns.rrset.from_text(top + "." if top else ".", ttl, "IN", "SOA", text)
             soa = self._soas[top] = _to_wire(rrset)
         return soa
+
+
+def _ancestors(name: str) -> list[str]:
+    """``name`` and every name above it, in normal form (the root excluded)."""
+    labels = name.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels))]
 
 
 def _join(first: _Wire, second: _Wire) -> _Wire:
@@ -240,7 +265,8 @@ class DnsServer:
 
     Replies are memoised per exact query bytes (minus the ID) and zone
     version, so a benchmark repeating the same questions costs a dict
-    lookup per query rather than a dnspython parse and render.
+    lookup per query; a new question costs a small hand-written parse
+    and the concatenation of pre-rendered records.
 
     Attributes:
         zone: The records served; mutating it takes effect immediately.
@@ -482,8 +508,10 @@ def _build_reply(zone: Zone, wire: bytes, transport: str) -> _Cached:
     query = _parse(wire)
     rdtype = dns.rdatatype.to_text(dns.rdatatype.RdataType.make(query.rdtype))
     if query.flags & 0x7800:  # any opcode but QUERY
-        return _Cached(_assemble(query, _Answer(_NOTIMP, _EMPTY, _EMPTY), transport), query.name, rdtype)
-    answer = zone.answer(query.name, query.rdtype)
+        return _Cached(
+            _assemble(query, _Answer(_NOTIMP, _EMPTY, _EMPTY), transport), query.name, rdtype
+        )
+    answer = zone._answer(query.name, query.rdtype)
     if answer is None:
         return _Cached(None, query.name, rdtype)
     return _Cached(_assemble(query, answer, transport), query.name, rdtype)
@@ -500,7 +528,11 @@ def _assemble(query: _Query, answer: _Answer, transport: str) -> bytes:
     reply += answer.answer.data + answer.authority.data + opt
     limit = _TCP_MAX
     if transport == "udp":
-        limit = _UDP_DEFAULT_PAYLOAD if query.payload is None else max(_UDP_DEFAULT_PAYLOAD, query.payload)
+        limit = (
+            _UDP_DEFAULT_PAYLOAD
+            if query.payload is None
+            else max(_UDP_DEFAULT_PAYLOAD, query.payload)
+        )
     if len(reply) + 2 <= min(limit, _TCP_MAX):
         return reply
     # Too big: an empty reply with TC tells the client to retry over TCP.

@@ -45,7 +45,9 @@ class Reply:
     chunked: bool = False
 
     @classmethod
-    def json(cls, obj: object, status: int = 200, headers: Mapping[str, str] | None = None) -> Reply:
+    def json(
+        cls, obj: object, status: int = 200, headers: Mapping[str, str] | None = None
+    ) -> Reply:
         """A compact JSON reply with ``Content-Type: application/json``."""
         body = _json.dumps(obj, separators=(",", ":"))
         return cls(status=status, body=body, headers={"Content-Type": _JSON, **(headers or {})})
