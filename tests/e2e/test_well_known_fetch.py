@@ -134,3 +134,16 @@ async def test_well_known_host_on_a_blocked_address_is_never_contacted(sandbox: 
     resolution = caught.value.resolution
     assert resolution is not None and resolution.well_known is not None
     assert "blocked range 127.0.0.0/8" in (resolution.well_known.error or "")
+
+
+async def test_redirect_to_a_blocked_address_is_not_followed(sandbox: Sandbox) -> None:
+    """Every hop goes through the IP policy: a redirect cannot reach the inside."""
+    inside = "https://inside.example.test/.well-known/matrix/server"
+    host = await serve(sandbox, Reply.redirect(inside, 302))
+    sandbox.zone.add("inside.example.test", "A", "10.0.0.1")
+    resolution = await resolve(sandbox)
+    assert resolution.well_known is not None
+    assert resolution.well_known.redirects == (inside,)
+    assert "10.0.0.1, in the blocked range 10.0.0.0/8" in (resolution.well_known.error or "")
+    assert resolution.route is Route.DEFAULT_PORT
+    assert len(host.requests) == 1
