@@ -126,6 +126,8 @@ def _build_parser() -> argparse.ArgumentParser:
         help="resolve at most N names at once (default 50)",
     )
     _add_network_options(resolve)
+    _add_serve_parser(commands)
+    _add_generate_parser(commands)
     demo = commands.add_parser(
         "demo",
         help="resolve every route in a built-in loopback sandbox",
@@ -133,6 +135,63 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
+
+
+def _add_site_options(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", metavar="FILE", help="our YAML site configuration")
+    source.add_argument(
+        "--synapse-config",
+        action="append",
+        metavar="FILE",
+        help="Synapse's homeserver.yaml (repeatable; later files override earlier keys)",
+    )
+
+
+def _add_serve_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="serve /.well-known/matrix/{server,client,support} for one or many domains",
+        description="Serve the delegation files, chosen by the Host header. SIGHUP reloads.",
+    )
+    _add_site_options(serve)
+    serve.add_argument(
+        "--listen",
+        action="append",
+        metavar="ADDR:PORT",
+        help="address to listen on (repeatable; IPv6 in brackets); default 127.0.0.1:8080",
+    )
+    serve.add_argument(
+        "--tls", action="store_true", help="serve HTTPS with each domain's certificate (SNI)"
+    )
+    serve.add_argument(
+        "--access-log", choices=("json", "off"), default="json", help="access log on stderr"
+    )
+
+
+def _add_generate_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    generate = commands.add_parser(
+        "generate",
+        help="write web-server, DNS or Synapse configuration that publishes the same files",
+        description="Generate configuration for a real web server, static files, DNS or Synapse.",
+    )
+    _add_site_options(generate)
+    generate.add_argument(
+        "--for",
+        dest="target",
+        required=True,
+        choices=("nginx", "apache", "haproxy", "caddy", "traefik", "static", "dns", "synapse"),
+        help="what to generate for",
+    )
+    generate.add_argument("--out", metavar="DIR", help="directory to write to (static: required)")
+    generate.add_argument(
+        "--proxy-to",
+        metavar="URL",
+        help="proxy /.well-known/matrix/ to a running 'serve' instead of inlining the files",
+    )
+    generate.add_argument(
+        "--legacy-srv", action="store_true", help="dns: also the deprecated _matrix._tcp records"
+    )
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:
@@ -157,11 +216,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ._demo import run_demo
 
             return run(run_demo(json_output=args.json))
+        if args.command == "serve":
+            from .service.cli import run_serve
+
+            return run_serve(args)
+        if args.command == "generate":
+            from .generate import run_generate
+
+            return run_generate(args)
         return _resolve_command(args)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except DelegationError as exc:  # ConfigurationError, InvalidServerName
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():  # a config error lists every problem
+            print(f"{PROG}: error: {line}", file=sys.stderr)
         return EXIT_USAGE
 
 
