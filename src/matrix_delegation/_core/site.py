@@ -176,4 +176,3 @@ def render_domain(domain: Domain) -> dict[str, Response]:
 def render_site(site: Site) -> dict[str, dict[str, Response]]:
     """Every response, by lower-case hostname and then by path."""
     return {domain.hostname: render_domain(domain) for domain in site.domains}
-

@@ -58,7 +58,9 @@ class _Report:
 
     def unknown_keys(self, where: str, given: Mapping[str, Any], allowed: set[str]) -> None:
         for key in sorted(set(given) - allowed, key=str):
-            self.error(f"{where}.{key}", f"unknown key (expected one of {', '.join(sorted(allowed))})")
+            self.error(
+                f"{where}.{key}", f"unknown key (expected one of {', '.join(sorted(allowed))})"
+            )
 
 
 def site_from_config(data: Any, source: str) -> tuple[Site, list[str]]:
@@ -149,7 +151,9 @@ def _domain(entry: Any, index: int, defaults: Mapping[str, Any], report: _Report
     m_server = _m_server(entry, name, where, report)
     client = _client(entry.get("client"), f"{where}: client", allow_http, report)
     contacts, page = _support(entry.get("support"), f"{where}: support", report)
-    max_age = _max_age(entry.get("max_age", defaults.get("max_age", DEFAULT_MAX_AGE)), where, report)
+    max_age = _max_age(
+        entry.get("max_age", defaults.get("max_age", DEFAULT_MAX_AGE)), where, report
+    )
     certificate, key = _tls(entry.get("tls"), f"{where}: tls", report)
     return Domain(str(name), m_server, client, contacts, page, max_age, certificate, key)
 
@@ -165,7 +169,9 @@ def _server_name(value: Any, where: str, report: _Report) -> ServerName | None:
         return None
 
 
-def _m_server(entry: Mapping[str, Any], name: ServerName, where: str, report: _Report) -> str | None:
+def _m_server(
+    entry: Mapping[str, Any], name: ServerName, where: str, report: _Report
+) -> str | None:
     if "m_server" not in entry:
         return f"{name.hostname}:{name.port or 443}"  # Synapse's rule (SPEC-NOTES 5.9)
     value = entry["m_server"]
@@ -224,7 +230,9 @@ def _client(value: Any, where: str, allow_http: bool, report: _Report) -> dict[s
     homeserver = _url(value.get("homeserver"), f"{where}.homeserver", report, allow_http=allow_http)
     client: dict[str, Any] = {"m.homeserver": {"base_url": homeserver}}
     if value.get("identity_server") is not None:
-        identity = _url(value["identity_server"], f"{where}.identity_server", report, allow_http=allow_http)
+        identity = _url(
+            value["identity_server"], f"{where}.identity_server", report, allow_http=allow_http
+        )
         client["m.identity_server"] = {"base_url": identity}
     extra = value.get("extra") or {}
     if not isinstance(extra, Mapping):
@@ -232,7 +240,9 @@ def _client(value: Any, where: str, allow_http: bool, report: _Report) -> dict[s
         extra = {}
     for key, item in extra.items():
         if not isinstance(key, str) or not _NAMESPACED.match(key):
-            report.error(f"{where}.extra", f"key {key!r} must be namespaced, e.g. org.example.{key}")
+            report.error(
+                f"{where}.extra", f"key {key!r} must be namespaced, e.g. org.example.{key}"
+            )
         elif key in _RESERVED_CLIENT_KEYS:
             report.error(f"{where}.extra.{key}", "use homeserver / identity_server instead")
         else:
@@ -256,7 +266,9 @@ def _support(value: Any, where: str, report: _Report) -> tuple[tuple[Contact, ..
     if raw is not None and (not isinstance(raw, list) or not raw):
         report.error(f"{where}.contacts", "must be a non-empty list")
         raw = []
-    contacts = [_contact(item, f"{where}.contacts[{i}]", report) for i, item in enumerate(raw or [])]
+    contacts = [
+        _contact(item, f"{where}.contacts[{i}]", report) for i, item in enumerate(raw or [])
+    ]
     return tuple(c for c in contacts if c is not None), page
 
 
@@ -267,11 +279,15 @@ def _contact(value: Any, where: str, report: _Report) -> Contact | None:
     report.unknown_keys(where, value, _CONTACT_KEYS)
     role, matrix_id, email = (value.get(k) for k in ("role", "matrix_id", "email_address"))
     if not isinstance(role, str) or not (role in _KNOWN_ROLES or _namespaced_role(role)):
-        report.error(f"{where}.role", f"{role!r} must be m.role.admin, m.role.security or namespaced")
+        report.error(
+            f"{where}.role", f"{role!r} must be m.role.admin, m.role.security or namespaced"
+        )
     if matrix_id is None and email is None:
         report.error(where, "needs matrix_id or email_address (the spec requires one)")
     if matrix_id is not None and not _is_user_id(matrix_id):
-        report.error(f"{where}.matrix_id", f"{matrix_id!r} is not a user ID like @admin:example.com")
+        report.error(
+            f"{where}.matrix_id", f"{matrix_id!r} is not a user ID like @admin:example.com"
+        )
     if email is not None and not (isinstance(email, str) and _EMAIL.match(email)):
         report.error(f"{where}.email_address", f"{email!r} is not an email address")
     return Contact(str(role), matrix_id, email)
@@ -318,5 +334,7 @@ def _check_unique(domains: list[Domain], report: _Report) -> None:
     seen: set[str] = set()
     for domain in domains:
         if domain.hostname in seen:
-            report.error(f"domain {domain.server_name}", "is configured twice (hostnames must be unique)")
+            report.error(
+                f"domain {domain.server_name}", "is configured twice (hostnames must be unique)"
+            )
         seen.add(domain.hostname)

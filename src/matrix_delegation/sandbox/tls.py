@@ -78,6 +78,20 @@ class SandboxCA:
             context = self._contexts[key] = _server_context(cert)
         return context
 
+    def issue_files(self, name: str, directory: str | os.PathLike[str]) -> dict[str, str]:
+        """Write a certificate chain and key for ``name`` as PEM files.
+
+        Returns:
+            ``{"certificate": path, "key": path}``, the shape of a domain's
+            ``tls`` entry in a site configuration.
+        """
+        cert = self._ca.issue_cert(name, key_type=trustme.KeyType.ECDSA)
+        folder = Path(directory)
+        chain, key = folder / f"{name}.pem", folder / f"{name}.key"
+        chain.write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
+        key.write_bytes(cert.private_key_pem.bytes())
+        return {"certificate": str(chain), "key": str(key)}
+
     def client_context(self) -> ssl.SSLContext:
         """A client context trusting this CA only, with hostname checks on."""
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

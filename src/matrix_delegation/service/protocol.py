@@ -1,0 +1,191 @@
+"""One HTTP/1.1 connection of the well-known service, on asyncio and httptools.
+
+Every answer is prepared in advance (:mod:`.routes`), so a request costs a
+parse, a dictionary lookup and one write. The connection defends itself: a
+request must arrive whole within the idle timeout, the URL, headers and body
+are capped, and a client that stops reading stops being read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import httptools
+
+from .routes import Answer, error_answer, etag_matches
+
+if TYPE_CHECKING:
+    from .server import WellKnownService
+
+__all__ = ["Connection"]
+
+MAX_URL = 2048
+MAX_HEADER_BYTES = 8192
+MAX_HEADERS = 64
+MAX_BODY = 1024
+
+
+class _Refused(Exception):
+    """A request we answer with an error and then close the connection."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.answer = error_answer(status, message, allow=status == 405)
+
+
+class Connection(asyncio.Protocol):
+    """Parses requests with httptools and writes the prepared answers."""
+
+    def __init__(self, service: WellKnownService) -> None:
+        self._service = service
+        self._parser = httptools.HttpRequestParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._peer = "-"
+        self._timer: asyncio.TimerHandle | None = None
+        self._reset_request()
+
+    # --- asyncio.Protocol ------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        self._peer = str(peer[0]) if peer else "-"
+        self._service.connections.add(self)
+        self._arm_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._service.connections.discard(self)
+        if self._timer is not None:
+            self._timer.cancel()
+        self._transport = None
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except _Refused as refused:
+            self._finish(refused.answer, close=True)
+        except httptools.HttpParserCallbackError as error:
+            cause = error.__context__
+            answer = cause.answer if isinstance(cause, _Refused) else None
+            self._finish(answer or error_answer(400, "malformed request"), close=True)
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade):
+            self._finish(error_answer(400, "malformed request"), close=True)
+
+    def pause_writing(self) -> None:
+        # The client is not reading its answers: stop reading its requests.
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self._transport is not None:
+            self._transport.resume_reading()
+
+    def close(self) -> None:
+        """Close the connection (service shutdown)."""
+        if self._transport is not None:
+            self._transport.close()
+
+    # --- httptools callbacks -----------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._reset_request()
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        if len(self._url) > MAX_URL:
+            raise _Refused(414, f"URL longer than {MAX_URL} bytes")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_bytes += len(name) + len(value) + 4
+        self._header_count += 1
+        if self._header_bytes > MAX_HEADER_BYTES or self._header_count > MAX_HEADERS:
+            raise _Refused(431, "request headers too large")
+        lowered = name.lower()
+        if lowered == b"host":
+            self._host = value
+        elif lowered == b"if-none-match":
+            self._if_none_match = value
+
+    def on_body(self, body: bytes) -> None:
+        self._body_bytes += len(body)
+        if self._body_bytes > MAX_BODY:
+            raise _Refused(413, "these files take no request body")
+
+    def on_message_complete(self) -> None:
+        method = self._parser.get_method()
+        keep_alive = self._parser.should_keep_alive() and self._parser.get_http_version() == "1.1"
+        answer, route_domain, route_file = self._answer(method)
+        self._service.count(route_domain, route_file, answer.status)
+        self._service.log_access(self._peer, method, self._host, self._url, answer)
+        self._finish(answer, close=not keep_alive)
+
+    # --- answering ---------------------------------------------------------------
+
+    def _answer(self, method: bytes) -> tuple[Answer, str, str]:
+        path = _path(self._url)
+        table = self._service.table
+        if path in (b"/health", b"/metrics") and method in (b"GET", b"HEAD"):
+            return self._service.special(path, method == b"HEAD"), "-", path.decode()
+        if not self._host and self._parser.get_http_version() == "1.1":
+            raise _Refused(400, "a Host header is required")
+        host = _hostname(self._host)
+        route = table.routes.get((host, path.decode("latin-1")))
+        if route is None:
+            known = any(h == host for h, _ in table.routes)
+            route = table.unknown_path if known else table.unknown_host
+        if method == b"OPTIONS":
+            return table.options, route.domain, route.file
+        if method not in (b"GET", b"HEAD"):
+            raise _Refused(405, f"method {method.decode('latin-1')} is not allowed")
+        inm = self._if_none_match
+        if inm and route.etag and route.not_modified and etag_matches(inm, route.etag):
+            return route.not_modified, route.domain, route.file
+        return (route.head if method == b"HEAD" else route.get), route.domain, route.file
+
+    def _finish(self, answer: Answer, *, close: bool) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        closing = (
+            b"Connection: close\r\n" if close and b"Connection: close" not in answer.tail else b""
+        )
+        transport.write(
+            b"".join((answer.head, self._service.date_header(), closing, answer.tail, answer.body))
+        )
+        if close:
+            transport.close()
+        else:
+            self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        # From the connection's start or the last answer, the next request
+        # must arrive whole within the timeout: idle and slow clients go.
+        if self._timer is not None:
+            self._timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self._service.idle_timeout, self.close)
+
+    def _reset_request(self) -> None:
+        self._url = b""
+        self._host = b""
+        self._if_none_match = b""
+        self._header_bytes: int = 0
+        self._header_count: int = 0
+        self._body_bytes: int = 0
+
+
+def _path(url: bytes) -> bytes:
+    try:
+        parsed = httptools.parse_url(url)
+    except httptools.HttpParserInvalidURLError:
+        raise _Refused(400, "malformed URL") from None
+    return parsed.path or b"/"
+
+
+def _hostname(host: bytes) -> str:
+    """The Host header's hostname: lower case, without port or IPv6 brackets."""
+    text = host.decode("latin-1").strip().lower()
+    if text.startswith("["):
+        return text[1:].partition("]")[0]
+    return text.partition(":")[0]
