@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import aiohttp
+
 from ._core.explain import resolution_json
 from ._core.model import Resolution
 from ._exceptions import DelegationError, DiscoveryError
 from .resolver import Resolver
-from .sandbox.scenarios import Scenario, install
+from .sandbox.scenarios import SHOWCASE, Scenario, install
 from .sandbox.world import Sandbox
 
 __all__ = ["run_demo"]
@@ -20,13 +22,53 @@ async def run_demo(*, json_output: bool = False) -> int:
         scenarios = await install(sandbox)
         async with Resolver(**sandbox.resolver_options()) as resolver:
             outcomes = await resolver.resolve_all(s.server_name for s in scenarios)
+        files = await _fetch_showcase(sandbox)
     resolutions = [_resolution(outcome) for outcome in outcomes]
     rows = list(zip(scenarios, resolutions, strict=True))
     if json_output:
-        print(json.dumps([_row_json(s, r) for s, r in rows], indent=2))
+        print(
+            json.dumps(
+                {"resolutions": [_row_json(s, r) for s, r in rows], "files": files}, indent=2
+            )
+        )
     else:
         print(_table(rows, sandbox))
+        print(_files_text(files))
     return 0 if all(_outcome(r) == s.expected for s, r in rows) else 1
+
+
+async def _fetch_showcase(sandbox: Sandbox) -> list[dict[str, object]]:
+    """The three files of one domain, fetched over HTTPS from the running `serve`."""
+    ip, port = sandbox.services[0].addresses[0]
+    shown = []
+    async with aiohttp.ClientSession() as session:
+        for name in ("server", "client", "support"):
+            path = f"/.well-known/matrix/{name}"
+            async with session.get(
+                f"https://{ip}:{port}{path}",
+                headers={"Host": SHOWCASE},
+                server_hostname=SHOWCASE,
+                ssl=sandbox.ca.client_context(),
+            ) as response:
+                body = await response.text()
+                headers = {k: response.headers[k] for k in _SHOWN_HEADERS if k in response.headers}
+                shown.append({"url": f"https://{SHOWCASE}{path}", "status": response.status,
+                              "headers": headers, "body": body})  # fmt: skip
+    return shown
+
+
+_SHOWN_HEADERS = ("Content-Type", "Access-Control-Allow-Origin", "Cache-Control", "ETag")
+
+
+def _files_text(files: list[dict[str, object]]) -> str:
+    lines = ["", f"Served by `matrix-delegation serve` for {SHOWCASE}:"]
+    for shown in files:
+        lines.append(f"  GET {shown['url']} -> {shown['status']}")
+        headers = shown["headers"]
+        assert isinstance(headers, dict)
+        lines.extend(f"    {name}: {value}" for name, value in headers.items())
+        lines.append(f"    {shown['body']}")
+    return "\n".join(lines)
 
 
 def _resolution(outcome: Resolution | DelegationError) -> Resolution:

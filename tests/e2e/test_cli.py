@@ -149,6 +149,8 @@ def test_demo_shows_every_route_and_exits_0(capsys) -> None:
     ):
         assert route in out
     assert not any(line.startswith("FAIL") for line in out.splitlines())
+    assert "Served by `matrix-delegation serve` for wk-srv.sandbox.test:" in out
+    assert out.count("-> 200") == 3
 
 
 def test_module_runs_as_a_subprocess() -> None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .._core.site import Contact, Domain, Site
 from .web import Reply
 from .world import Sandbox
 
-__all__ = ["DOMAIN", "Scenario", "install"]
+__all__ = ["DOMAIN", "SHOWCASE", "Scenario", "install"]
 
 DOMAIN = "sandbox.test"
 WELL_KNOWN = "/.well-known/matrix/server"
@@ -32,16 +33,37 @@ def _n(label: str) -> str:
     return f"{label}.{DOMAIN}"
 
 
+#: The domain whose three files the demo shows.
+SHOWCASE = _n("wk-srv")
+
+
+def _delegations(target: str) -> Site:
+    """The well-formed delegations, published by the well-known service itself."""
+    showcase = Domain(
+        SHOWCASE,
+        _n("matrix.wk-srv"),
+        {"m.homeserver": {"base_url": f"https://{_n('matrix.wk-srv')}"}},
+        (Contact("m.role.admin", f"@admin:{SHOWCASE}", f"admin@{SHOWCASE}"),),
+        f"https://{SHOWCASE}/support",
+    )
+    return Site(
+        (
+            showcase,
+            Domain(_n("wk-ip"), f"{target}:8448"),
+            Domain(_n("wk-port"), f"{_n('matrix.wk-port')}:443"),
+            Domain(_n("wk-legacy"), _n("matrix.wk-legacy")),
+            Domain(_n("wk-default"), _n("matrix.wk-default")),
+        )
+    )
+
+
 async def install(sandbox: Sandbox) -> list[Scenario]:
     """Publish every scenario into a started sandbox and return them in order."""
     zone = sandbox.zone
     target = sandbox.address(8448)  # where federation would go; nothing needs to listen
+    await sandbox.serve_site(_delegations(target))  # the real `serve`
+    # Broken and unusual answers come from a scripted host: `serve` cannot misbehave.
     files = {
-        _n("wk-ip"): Reply.json({"m.server": f"{target}:8448"}),
-        _n("wk-port"): Reply.json({"m.server": f"{_n('matrix.wk-port')}:443"}),
-        _n("wk-srv"): Reply.json({"m.server": _n("matrix.wk-srv")}),
-        _n("wk-legacy"): Reply.json({"m.server": _n("matrix.wk-legacy")}),
-        _n("wk-default"): Reply.json({"m.server": _n("matrix.wk-default")}),
         _n("redirected"): Reply.redirect(f"https://{_n('files')}/delegation.json", 308),
         _n("redirect-loop"): Reply.redirect(f"https://{_n('redirect-loop')}{WELL_KNOWN}", 302),
         _n("bad-json"): Reply(body=b'{"m.server": matrix.bad-json}'),

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Self
 
+from .._core.site import Site
+from ..service import WellKnownService
 from .addresses import free_loopback_address
 from .dns_server import DnsServer, Zone
 from .tls import SandboxCA
@@ -32,6 +34,7 @@ class Sandbox:
         zone: The DNS records served; change them at any time.
         ca: The throwaway CA every sandbox certificate comes from.
         connect_to: ``--connect-to`` rules for hosts that could not bind 443.
+        services: The well-known services started by :meth:`serve_site`.
     """
 
     def __init__(self, *, first_address: int = 2) -> None:
@@ -39,6 +42,7 @@ class Sandbox:
         self.dns = DnsServer(self.zone)
         self.ca = SandboxCA()
         self.connect_to: list[str] = []
+        self.services: list[WellKnownService] = []
         self._hosts: list[WebHost] = []
         self._taken: set[str] = set()
         self._first = first_address
@@ -59,7 +63,10 @@ class Sandbox:
         """Stop every server."""
         for host in self._hosts:
             await host.stop()
+        for service in self.services:
+            await service.close()
         self._hosts.clear()
+        self.services.clear()
         await self.dns.stop()
 
     def address(self, port: int) -> str:
@@ -94,19 +101,40 @@ class Sandbox:
             if self_signed
             else self.ca.server_context(*cert_names, expired=expired)
         )
-        ip = free_loopback_address(port, first=self._first, taken=self._taken)
-        bound_port = port
-        if ip is None:  # no right to bind this port here: any port, plus a rule
-            ip, bound_port = self.address(0), 0
-        self._taken.add(ip)
+        ip, bound_port = self._listen_address(port)
         host = WebHost(ip, bound_port, context)
         await host.start()
         self._hosts.append(host)
+        self._publish(names, ip, port, host.port)
+        return host
+
+    async def serve_site(self, site: Site, *, port: int = HTTPS_PORT) -> WellKnownService:
+        """Run the real well-known service (``serve``) over HTTPS for a site's domains.
+
+        Each domain gets an A record pointing at it and a certificate from the
+        sandbox CA.
+        """
+        names = [domain.hostname for domain in site.domains]
+        ip, bound_port = self._listen_address(port)
+        service = WellKnownService(site, ssl_context=self.ca.server_context(*names))
+        await service.start([(ip, bound_port)])
+        self.services.append(service)
+        self._publish(names, ip, port, service.addresses[0][1])
+        return service
+
+    def _listen_address(self, port: int) -> tuple[str, int]:
+        """A fresh loopback address for ``port``, or any port there without the right."""
+        ip = free_loopback_address(port, first=self._first, taken=self._taken)
+        if ip is None:  # no right to bind this port here: any port, plus a rule
+            return self.address(0), 0
+        self._taken.add(ip)
+        return ip, port
+
+    def _publish(self, names: Sequence[str], ip: str, port: int, bound_port: int) -> None:
         for name in names:
             self.zone.add(name, "A", ip)
-            if host.port != port:
-                self.connect_to.append(f"{name}:{port}:{ip}:{host.port}")
-        return host
+            if bound_port != port:
+                self.connect_to.append(f"{name}:{port}:{ip}:{bound_port}")
 
     def resolver_options(self, **overrides: Any) -> dict[str, Any]:
         """Keyword arguments for :class:`~matrix_delegation.Resolver` that reach the sandbox."""
