@@ -6,6 +6,7 @@ import asyncio
 import email.utils
 import json
 import logging
+import socket
 import ssl
 import sys
 import time
@@ -20,6 +21,7 @@ from prometheus_client.registry import Collector
 from .._core.site import Site
 from .protocol import Connection
 from .routes import Answer, RouteTable, build_table, plain_answer
+from .tls_transport import TlsListener
 
 __all__ = ["AccessLog", "WellKnownService"]
 
@@ -80,7 +82,7 @@ class WellKnownService:
         self.reloads = Counter[str]()
         self._ssl = ssl_context
         self._access_log = access_log
-        self._servers: list[asyncio.Server] = []
+        self._servers: list[asyncio.Server | TlsListener] = []
         self._requests = Counter[tuple[str, str, int]]()
         self._date = (0, b"")
         self.registry = CollectorRegistry(auto_describe=True)
@@ -99,15 +101,14 @@ class WellKnownService:
         """Listen on every (host, port); port 0 picks a free one."""
         loop = asyncio.get_running_loop()
         for host, port in listen:
-            server = await loop.create_server(
-                lambda: Connection(self),
-                host,
-                port,
-                ssl=self._ssl,
-                reuse_address=True,
-                backlog=1024,
-                ssl_handshake_timeout=self.idle_timeout if self._ssl else None,
-            )
+            if self._ssl is None:
+                server: asyncio.Server | TlsListener = await loop.create_server(
+                    lambda: Connection(self), host, port, reuse_address=True, backlog=1024
+                )
+            else:
+                family = socket.AF_INET6 if ":" in host else socket.AF_INET
+                sock = socket.create_server((host, port), family=family, backlog=1024)
+                server = TlsListener(sock, self._ssl, lambda: Connection(self), self.idle_timeout)
             self._servers.append(server)
 
     async def close(self) -> None:

@@ -42,7 +42,7 @@ def server_context(site: Site) -> ssl.SSLContext:
         if chosen is not None:
             connection.context = chosen
 
-    default.sni_callback = pick  # type: ignore[assignment]
+    default.sni_callback = pick
     return default
 
 
