@@ -264,6 +264,29 @@ class Resolver:
         answer, _ = await self._lookup_addresses(host)
         return answer
 
+    def http_session(self) -> aiohttp.ClientSession:
+        """The resolver's HTTP session: its DNS, IP policy, ``connect_to`` and trust store.
+
+        For other requests that must obey the same rules (the checker's).
+        """
+        self._get_fetcher()
+        assert self._session is not None
+        return self._session
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        """The client TLS context (system trust store or the CA file)."""
+        return self._ssl
+
+    @property
+    def policy(self) -> Policy:
+        """The IP policy and ``connect_to`` rules."""
+        return self._policy
+
+    async def addresses(self, host: str) -> HostAddresses:
+        """The (cached) A and AAAA answers for a host."""
+        return await self._host_addresses(host)
+
     def _get_fetcher(self) -> WellKnownFetcher:
         if self._fetcher is None:
             connector = aiohttp.TCPConnector(

@@ -56,20 +56,21 @@ async def test_308_redirect_to_another_host_is_followed(sandbox: Sandbox) -> Non
 
 
 @pytest.mark.parametrize(
-    ("name", "reason"),
+    ("name", "reason", "kind"),
     [
-        ("redirect-loop.sandbox.test", "redirect loop"),
-        ("bad-json.sandbox.test", "not JSON"),
-        ("bad-m-server.sandbox.test", "is not a server name"),
-        ("wrong-cert.sandbox.test", "certificate"),
+        ("redirect-loop.sandbox.test", "redirect loop", "redirect-loop"),
+        ("bad-json.sandbox.test", "not JSON", "not-json"),
+        ("bad-m-server.sandbox.test", "is not a server name", "invalid-m-server"),
+        ("wrong-cert.sandbox.test", "certificate", "unreachable"),
     ],
 )
 async def test_broken_well_known_is_explained_and_skipped(
-    sandbox: Sandbox, name: str, reason: str
+    sandbox: Sandbox, name: str, reason: str, kind: str
 ) -> None:
     await install(sandbox)
     async with Resolver(**sandbox.resolver_options()) as resolver:
         resolution = await resolver.resolve(name)
     assert resolution.well_known is not None and not resolution.well_known.valid
     assert reason in (resolution.well_known.error or "")
+    assert resolution.well_known.error_kind == kind
     assert not resolution.route or not resolution.route.startswith("well-known")

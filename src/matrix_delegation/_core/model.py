@@ -112,6 +112,10 @@ class WellKnownResult:
         redirects: The URLs redirected to, in order.
         from_cache: The result came from the cache, not from a fetch now.
         stale: A refresh failed temporarily and the last good result was kept.
+        error_kind: What kind of failure, for programs: ``status``,
+            ``server-error``, ``not-json``, ``no-m-server``, ``invalid-m-server``,
+            ``redirect-http``, ``redirect-loop``, ``too-many-redirects``,
+            ``redirect-no-location``, ``too-large``, ``timeout`` or ``unreachable``.
     """
 
     hostname: str
@@ -124,6 +128,7 @@ class WellKnownResult:
     redirects: tuple[str, ...] = ()
     from_cache: bool = False
     stale: bool = False
+    error_kind: str | None = None
 
     @property
     def url(self) -> str:

@@ -38,10 +38,11 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 class RedirectRefused(Exception):
     """A redirect that is not followed; ``temporary`` as for any fetch failure."""
 
-    def __init__(self, reason: str, *, temporary: bool) -> None:
+    def __init__(self, reason: str, *, temporary: bool, kind: str) -> None:
         super().__init__(reason)
         self.reason = reason
         self.temporary = temporary
+        self.kind = kind
 
 
 def next_redirect(current: str, location: str | None, visited: tuple[str, ...]) -> str:
@@ -53,16 +54,26 @@ def next_redirect(current: str, location: str | None, visited: tuple[str, ...]) 
         visited: Every URL fetched so far, the first one included.
     """
     if not location:
-        raise RedirectRefused(f"redirect from {current} has no Location", temporary=True)
+        raise RedirectRefused(
+            f"redirect from {current} has no Location", temporary=True, kind="redirect-no-location"
+        )
     target = urljoin(current, location.strip())
     if urlsplit(target).scheme != "https":
         # Delegation must be authenticated by TLS; a hop to http would let
         # anyone on the path rewrite m.server. The response counts as invalid.
-        raise RedirectRefused(f"redirect to {target} is not https", temporary=False)
+        raise RedirectRefused(
+            f"redirect to {target} is not https", temporary=False, kind="redirect-http"
+        )
     if target in visited:
-        raise RedirectRefused(f"redirect loop back to {target}", temporary=True)
+        raise RedirectRefused(
+            f"redirect loop back to {target}", temporary=True, kind="redirect-loop"
+        )
     if len(visited) > WELL_KNOWN_MAX_REDIRECTS:
-        raise RedirectRefused(f"more than {WELL_KNOWN_MAX_REDIRECTS} redirects", temporary=True)
+        raise RedirectRefused(
+            f"more than {WELL_KNOWN_MAX_REDIRECTS} redirects",
+            temporary=True,
+            kind="too-many-redirects",
+        )
     return target
 
 
@@ -71,12 +82,20 @@ def failed_fetch(
     error: str,
     *,
     temporary: bool,
+    kind: str,
     status: int | None = None,
     redirects: tuple[str, ...] = (),
 ) -> WellKnownResult:
     """A result for a fetch that produced no usable body."""
     return WellKnownResult(
-        hostname, status, None, None, error, temporary=temporary, redirects=redirects
+        hostname,
+        status,
+        None,
+        None,
+        error,
+        temporary=temporary,
+        redirects=redirects,
+        error_kind=kind,
     )
 
 
@@ -90,34 +109,46 @@ def read_response(
     """
     if status != 200:
         return failed_fetch(
-            hostname, f"HTTP {status}", temporary=status >= 500, status=status, redirects=redirects
+            hostname,
+            f"HTTP {status}",
+            temporary=status >= 500,
+            kind="server-error" if status >= 500 else "status",
+            status=status,
+            redirects=redirects,
         )
-    m_server, server, error = parse_server_body(body)
-    return WellKnownResult(hostname, status, m_server, server, error, redirects=redirects)
+    m_server, server, error, error_kind = parse_server_body(body)
+    return WellKnownResult(
+        hostname, status, m_server, server, error, redirects=redirects, error_kind=error_kind
+    )
 
 
-def parse_server_body(body: bytes) -> tuple[str | None, ServerName | None, str | None]:
-    """Parse a 200 body: (``m.server`` as served, parsed server name, error).
+ParsedBody = tuple[str | None, ServerName | None, str | None, str | None]
+
+
+def parse_server_body(body: bytes) -> ParsedBody:
+    """Parse a 200 body: (``m.server`` as served, parsed server name, error, error kind).
 
     The Content-Type is ignored, as the spec asks.
     """
     try:
         document = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
     except UnicodeDecodeError:
-        return None, None, "body is not UTF-8"
+        return None, None, "body is not UTF-8", "not-json"
     except ValueError as exc:
-        return None, None, f"body is not JSON ({exc})"
+        return None, None, f"body is not JSON ({exc})", "not-json"
     if not isinstance(document, dict):
-        return None, None, f"body is a JSON {_json_type(document)}, not an object"
+        return None, None, f"body is a JSON {_json_type(document)}, not an object", "not-json"
     if "m.server" not in document:
-        return None, None, "no m.server key"
+        return None, None, "no m.server key", "no-m-server"
     m_server = document["m.server"]
     if not isinstance(m_server, str):
-        return None, None, f"m.server is a JSON {_json_type(m_server)}, not a string"
+        message = f"m.server is a JSON {_json_type(m_server)}, not a string"
+        return None, None, message, "no-m-server"
     try:
-        return m_server, ServerName.parse(m_server), None
+        return m_server, ServerName.parse(m_server), None, None
     except InvalidServerName as exc:
-        return m_server, None, f"m.server {m_server!r} is not a server name: {exc.reason}"
+        message = f"m.server {m_server!r} is not a server name: {exc.reason}"
+        return m_server, None, message, "invalid-m-server"
 
 
 def _reject_constant(name: str) -> Any:

@@ -44,6 +44,14 @@ class _BodyTooLarge(Exception):
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    reason: str
+    kind: str
+    temporary: bool
+    retry: bool
+
+
 class WellKnownFetcher:
     """Fetches ``https://<hostname>/.well-known/matrix/server`` with a shared session."""
 
@@ -74,18 +82,19 @@ class WellKnownFetcher:
                         next_redirect(visited[-1], headers.get("Location"), tuple(visited))
                     )
         except RedirectRefused as exc:
-            return self._failed(hostname, exc.reason, exc.temporary, status, visited, retry=False)
+            failure = _Failure(exc.reason, exc.kind, exc.temporary, retry=False)
+            return self._failed(hostname, failure, status, visited)
         except TimeoutError:
-            reason = f"timed out after {self._timeout:g} s"
-            return self._failed(hostname, reason, True, status, visited, retry=True)
+            failure = _Failure(f"timed out after {self._timeout:g} s", "timeout", True, retry=True)
+            return self._failed(hostname, failure, status, visited)
         except _BodyTooLarge:
             # Temporary, but not retried: the server will send the same thing again.
             reason = f"body larger than {WELL_KNOWN_MAX_SIZE} bytes"
-            return self._failed(hostname, reason, True, status, visited, retry=False)
+            failure = _Failure(reason, "too-large", True, retry=False)
+            return self._failed(hostname, failure, status, visited)
         except (aiohttp.ClientError, OSError, ssl.SSLError) as exc:
-            return self._failed(
-                hostname, describe_client_error(exc), True, None, visited, retry=True
-            )
+            failure = _Failure(describe_client_error(exc), "unreachable", True, retry=True)
+            return self._failed(hostname, failure, None, visited)
         result = read_response(hostname, status, body, tuple(visited[1:]))
         period = cache_period_from_headers(headers.items(), self._clock()) if result.valid else None
         return Fetched(result, period, retryable=result.temporary)
@@ -106,18 +115,17 @@ class WellKnownFetcher:
 
     @staticmethod
     def _failed(
-        hostname: str,
-        reason: str,
-        temporary: bool,
-        status: int | None,
-        visited: list[str],
-        *,
-        retry: bool,
+        hostname: str, failure: _Failure, status: int | None, visited: list[str]
     ) -> Fetched:
         result = failed_fetch(
-            hostname, reason, temporary=temporary, status=status, redirects=tuple(visited[1:])
+            hostname,
+            failure.reason,
+            temporary=failure.temporary,
+            kind=failure.kind,
+            status=status,
+            redirects=tuple(visited[1:]),
         )
-        return Fetched(result, None, retryable=retry)
+        return Fetched(result, None, retryable=failure.retry)
 
 
 def describe_client_error(exc: BaseException) -> str:
