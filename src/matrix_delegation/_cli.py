@@ -126,6 +126,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="resolve at most N names at once (default 50)",
     )
     _add_network_options(resolve)
+    _add_check_parser(commands)
     _add_serve_parser(commands)
     _add_generate_parser(commands)
     demo = commands.add_parser(
@@ -146,6 +147,31 @@ def _add_site_options(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="Synapse's homeserver.yaml (repeatable; later files override earlier keys)",
     )
+
+
+def _add_check_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    check = commands.add_parser(
+        "check",
+        help="check that federation with servers works, and why not",
+        description="Discover, connect and verify each server; report problems with fixes.",
+    )
+    check.add_argument("names", nargs="*", metavar="NAME", help="server names to check")
+    check.add_argument(
+        "--from-file", metavar="FILE", help="check names from FILE, one per line ('-': stdin)"
+    )
+    check.add_argument(
+        "--json",
+        action="store_true",
+        help="JSON (JSON Lines for several names; docs/check-json.md)",
+    )
+    check.add_argument(
+        "--concurrency",
+        type=_checked(_positive_int, "concurrency"),
+        default=50,
+        metavar="N",
+        help="check at most N servers at once (default 50)",
+    )
+    _add_network_options(check)
 
 
 def _add_serve_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -216,6 +242,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ._demo import run_demo
 
             return run(run_demo(json_output=args.json))
+        if args.command == "check":
+            from .checker.cli import run_check
+
+            return run_check(args)
         if args.command == "serve":
             from .service.cli import run_serve
 

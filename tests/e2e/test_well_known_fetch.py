@@ -74,7 +74,7 @@ async def test_wrong_certificate_is_not_trusted(sandbox: Sandbox) -> None:
     assert host.requests == [], "no request is sent over an unauthenticated connection"
 
 
-@pytest.mark.parametrize("kind", ["expired", "self_signed"])
+@pytest.mark.parametrize("kind", ["expired", "self_signed", "untrusted"])
 async def test_untrusted_certificates_are_refused(sandbox: Sandbox, kind: str) -> None:
     await serve(sandbox, DELEGATION, **{kind: True})
     resolution = await resolve(sandbox)

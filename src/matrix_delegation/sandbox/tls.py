@@ -5,13 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import os
 import ssl
+import tempfile
 from pathlib import Path
 
 import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 __all__ = ["SandboxCA"]
 
-_Key = tuple[str, tuple[str, ...], bool]
+_Key = tuple[str, tuple[str, ...], bool, int | None]
 
 
 class SandboxCA:
@@ -40,23 +45,29 @@ class SandboxCA:
         target.write_bytes(self.ca_pem)
         return target
 
-    def server_context(self, *names: str, expired: bool = False) -> ssl.SSLContext:
+    def server_context(
+        self, *names: str, expired: bool = False, days_left: int | None = None
+    ) -> ssl.SSLContext:
         """A server-side context whose certificate this CA signed.
 
         Args:
             *names: DNS names and/or IP addresses for the certificate's SANs.
             expired: Issue a certificate whose validity ended yesterday.
+            days_left: Issue a certificate that expires in that many days.
 
         Returns:
             A context ready for a TLS server socket.
         """
-        key = ("ca", names, expired)
+        key = ("ca", names, expired, days_left)
         context = self._contexts.get(key)
         if context is None:
             not_before = not_after = None
+            now = dt.datetime.now(dt.UTC)
             if expired:
-                now = dt.datetime.now(dt.UTC)
                 not_before, not_after = now - dt.timedelta(days=30), now - dt.timedelta(days=1)
+            elif days_left is not None:
+                not_before = now - dt.timedelta(days=30)
+                not_after = now + dt.timedelta(days=days_left, hours=12)
             cert = self._ca.issue_cert(
                 *names, not_before=not_before, not_after=not_after, key_type=trustme.KeyType.ECDSA
             )
@@ -64,12 +75,27 @@ class SandboxCA:
         return context
 
     def self_signed_context(self, *names: str) -> ssl.SSLContext:
+        """A server-side context whose certificate signed itself (no CA at all)."""
+        key = ("self", names, False, None)
+        context = self._contexts.get(key)
+        if context is None:
+            certificate, private_key = _self_signed(names)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            with tempfile.TemporaryDirectory() as folder:
+                cert_path, key_path = Path(folder, "cert.pem"), Path(folder, "key.pem")
+                cert_path.write_bytes(certificate)
+                key_path.write_bytes(private_key)
+                context.load_cert_chain(cert_path, key_path)
+            self._contexts[key] = context
+        return context
+
+    def untrusted_context(self, *names: str) -> ssl.SSLContext:
         """A server-side context whose certificate this CA did *not* sign.
 
         The certificate comes from a second, untrusted CA: clients trusting
-        only this one must reject it.
+        only this one must reject it (as for a missing intermediate).
         """
-        key = ("rogue", names, False)
+        key = ("rogue", names, False, None)
         context = self._contexts.get(key)
         if context is None:
             if self._rogue is None:
@@ -104,3 +130,27 @@ def _server_context(cert: trustme.LeafCert) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     cert.configure_cert(context)
     return context
+
+
+def _self_signed(names: tuple[str, ...]) -> tuple[bytes, bytes]:
+    """PEM certificate and key of a leaf that is its own issuer."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM), key_pem

@@ -85,6 +85,8 @@ class Sandbox:
         certificate_for: Sequence[str] | None = None,
         expired: bool = False,
         self_signed: bool = False,
+        untrusted: bool = False,
+        days_left: int | None = None,
     ) -> WebHost:
         """Start an HTTPS host answering for ``names``, with A records pointing at it.
 
@@ -93,14 +95,17 @@ class Sandbox:
             port: The port to listen on (443 unless told otherwise).
             certificate_for: The names on its certificate (default: ``names``).
             expired: Give it an expired certificate.
-            self_signed: Give it a certificate the sandbox CA did not sign.
+            self_signed: Give it a certificate that signed itself.
+            untrusted: Give it a certificate from a CA nobody trusts.
+            days_left: Give it a certificate that expires in that many days.
         """
         cert_names = list(certificate_for if certificate_for is not None else names)
-        context = (
-            self.ca.self_signed_context(*cert_names)
-            if self_signed
-            else self.ca.server_context(*cert_names, expired=expired)
-        )
+        if self_signed:
+            context = self.ca.self_signed_context(*cert_names)
+        elif untrusted:
+            context = self.ca.untrusted_context(*cert_names)
+        else:
+            context = self.ca.server_context(*cert_names, expired=expired, days_left=days_left)
         ip, bound_port = self._listen_address(port)
         host = WebHost(ip, bound_port, context)
         await host.start()

@@ -1,0 +1,250 @@
+"""``check``: does federation with a server work, and if not, exactly why.
+
+Discovery runs through the real resolver (its trace is part of the report);
+then every endpoint is probed as a homeserver would connect to it, and the
+client and support files are checked by the client-server rules. Facts become
+:class:`~.problems.Problem` values; nothing the remote side does raises.
+``federation_ok`` means: discovery found endpoints, and every one of them
+completes a verified TLS handshake and serves a valid version and correctly
+signed keys for this server name (as the matrix-federation-tester defines it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from .._core.model import Endpoint, Resolution, Route
+from .._core.names import ServerName
+from .._exceptions import DiscoveryError, InvalidServerName
+from ..resolver import Resolver
+from .client import ClientReport, SupportReport, check_client, check_support
+from .keys import KeyReport, check_server_keys
+from .probe import EndpointProbe, probe_endpoint
+from .problems import Problem, discovery_problems, problem
+
+__all__ = ["EndpointReport", "Report", "check_server"]
+
+EXPIRY_WARNING_DAYS = 14
+_SRV_ROUTES = (Route.SRV, Route.SRV_LEGACY, Route.WELL_KNOWN_SRV, Route.WELL_KNOWN_SRV_LEGACY)
+_PROBES_AT_ONCE = 8
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointReport:
+    """One address: the probe, the parsed version and the key verdict."""
+
+    probe: EndpointProbe
+    server: dict[str, Any] | None  # {"name": ..., "version": ...} from the version endpoint
+    keys: KeyReport | None
+    ok: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything the checker found for one server name."""
+
+    server_name: str
+    federation_ok: bool
+    resolution: Resolution | None
+    endpoints: tuple[EndpointReport, ...]
+    client: ClientReport | None
+    support: SupportReport | None
+    problems: tuple[Problem, ...]
+
+
+async def check_server(
+    resolver: Resolver,
+    server_name: str,
+    *,
+    timeout: float = 10.0,
+    clock: Callable[[], float] = time.time,
+) -> Report:
+    """Check one server name; see the module docstring for what OK means."""
+    try:
+        host = ServerName.parse(server_name).lookup_name
+    except InvalidServerName as exc:
+        invalid = (problem("invalid-server-name", str(exc)),)
+        return Report(server_name, False, None, (), None, None, invalid)
+    resolution = await _resolve(resolver, server_name)
+    client_task = asyncio.ensure_future(check_client(resolver, host, timeout=timeout))
+    support_task = asyncio.ensure_future(check_support(resolver, host, timeout=timeout))
+    endpoints = await _probe_all(resolver, resolution, timeout, clock())
+    found = discovery_problems(resolution)
+    if resolution.well_known is not None and not resolution.well_known.valid:
+        found.extend(await _well_known_on_8448(resolver, host, timeout))
+    for report in endpoints:
+        found.extend(_endpoint_problems(report, resolution, clock()))
+    disagreement = _consistency(endpoints)
+    found.extend(disagreement)
+    client, support = await client_task, await support_task
+    found.extend(_from_findings(client.findings + support.findings))
+    # Every address must work, and all must be the same server: a peer picks one.
+    ok = resolution.ok and bool(endpoints) and all(e.ok for e in endpoints) and not disagreement
+    return Report(server_name, ok, resolution, tuple(endpoints), client, support, tuple(found))
+
+
+async def _resolve(resolver: Resolver, server_name: str) -> Resolution:
+    try:
+        return await resolver.resolve(server_name)
+    except DiscoveryError as exc:
+        assert exc.resolution is not None
+        return exc.resolution
+
+
+async def _probe_all(
+    resolver: Resolver, resolution: Resolution, timeout: float, now: float
+) -> list[EndpointReport]:
+    gate = asyncio.Semaphore(_PROBES_AT_ONCE)
+
+    async def one(endpoint: Endpoint) -> EndpointReport:
+        async with gate:
+            probe = await probe_endpoint(
+                endpoint.target,
+                endpoint.ip,
+                endpoint.port,
+                tls_name=resolution.tls_server_name,
+                host_header=resolution.host_header or resolution.server_name,
+                context=resolver.ssl_context,
+                timeout=timeout,
+            )
+        return _judge(probe, resolution.server_name, now)
+
+    return list(await asyncio.gather(*(one(e) for e in resolution.endpoints)))
+
+
+def _judge(probe: EndpointProbe, server_name: str, now: float) -> EndpointReport:
+    server = _parse_version(probe)
+    keys = None
+    if probe.keys is not None and probe.keys.status == 200:
+        keys = check_server_keys(probe.keys.body, server_name, int(now * 1000))
+    ok = bool(probe.tls and probe.tls.verified and server is not None and keys and keys.ok)
+    return EndpointReport(probe, server, keys, ok)
+
+
+def _parse_version(probe: EndpointProbe) -> dict[str, Any] | None:
+    if probe.version is None or probe.version.status != 200:
+        return None
+    try:
+        document = json.loads(probe.version.body)
+    except ValueError:
+        return None
+    server = document.get("server") if isinstance(document, dict) else None
+    return server if isinstance(server, dict) else None
+
+
+def _endpoint_problems(report: EndpointReport, resolution: Resolution, now: float) -> list[Problem]:
+    probe = report.probe
+    where = f"{_address(probe.ip, probe.port)} ({probe.target})"
+    if probe.tls is None:
+        return [problem("address-unreachable", f"{where}: {probe.error}")]
+    found = _tls_problems(probe, resolution, where, now)
+    if probe.tls.certificate is None and not probe.tls.verified:
+        return found
+    found.extend(_http_problems(report, where))
+    return found
+
+
+def _tls_problems(
+    probe: EndpointProbe, resolution: Resolution, where: str, now: float
+) -> list[Problem]:
+    tls = probe.tls
+    assert tls is not None
+    certificate = tls.certificate
+    if certificate is None and not tls.verified:
+        return [problem("tls-handshake-failed", f"{where}: {tls.verify_error}")]
+    found: list[Problem] = []
+    if not tls.verified:
+        found.append(_certificate_problem(probe, resolution, where))
+    if certificate is not None and 0 <= certificate.days_left(now) < EXPIRY_WARNING_DAYS:
+        message = f"{where}: the certificate expires on {certificate.not_after}"
+        found.append(problem("tls-cert-expiring", message))
+    return found
+
+
+# OpenSSL verification codes (X509_V_ERR_*) and what they mean to an admin.
+_VERIFY_CODES = {10: "tls-cert-expired", 18: "tls-cert-self-signed", 19: "tls-cert-self-signed"}
+
+
+def _certificate_problem(probe: EndpointProbe, resolution: Resolution, where: str) -> Problem:
+    tls = probe.tls
+    assert tls is not None
+    names = (
+        ", ".join(tls.certificate.dns_names + tls.certificate.ip_addresses)
+        if tls.certificate
+        else "?"
+    )
+    wanted = resolution.tls_server_name or probe.ip
+    detail = f"{where}: {tls.verify_error} (wanted {wanted}; the certificate names {names})"
+    if tls.verify_code == 62:  # hostname mismatch
+        srv = resolution.route in _SRV_ROUTES
+        if srv and tls.certificate is not None and tls.certificate.covers(probe.target):
+            return problem("tls-cert-for-srv-target", detail)
+        return problem("tls-cert-wrong-name", detail)
+    return problem(_VERIFY_CODES.get(tls.verify_code or 0, "tls-cert-untrusted"), detail)
+
+
+def _http_problems(report: EndpointReport, where: str) -> list[Problem]:
+    probe = report.probe
+    found = []
+    for result, path in ((probe.version, "version"), (probe.keys, "key/v2/server")):
+        if result is not None and result.error and "larger than" in result.error:
+            found.append(problem("response-too-large", f"{where}: {path}: {result.error}"))
+    if report.server is None:
+        seen = _seen(probe.version)
+        found.append(problem("version-failed", f"{where}: /_matrix/federation/v1/version: {seen}"))
+    if report.keys is not None:
+        found.extend(problem(p.code, f"{where}: {p.message}") for p in report.keys.problems)
+    elif probe.keys is not None and not (probe.keys.error and "larger than" in probe.keys.error):
+        found.append(
+            problem("keys-malformed", f"{where}: /_matrix/key/v2/server: {_seen(probe.keys)}")
+        )
+    return found
+
+
+def _seen(result: Any) -> str:
+    if result is None:
+        return "no answer"
+    if result.error:
+        return str(result.error)
+    return f"HTTP {result.status}" + (f": {result.body[:80]!r}" if result.status == 200 else "")
+
+
+def _consistency(endpoints: list[EndpointReport]) -> list[Problem]:
+    seen = {}
+    for report in endpoints:
+        if report.keys is not None and report.keys.ok:
+            fingerprint = (report.keys.server_name, tuple(sorted(report.keys.verify_keys.items())))
+            seen[fingerprint] = _address(report.probe.ip, report.probe.port)
+    if len(seen) <= 1:
+        return []
+    described = "; ".join(f"{where}: keys {sorted(dict(f[1]))}" for f, where in seen.items())
+    return [problem("endpoints-disagree", f"different keys by address: {described}")]
+
+
+async def _well_known_on_8448(resolver: Resolver, host: str, timeout: float) -> list[Problem]:
+    """The classic mistake: the file is on the federation port instead of 443."""
+    url = f"https://{host}:8448/.well-known/matrix/server"
+    try:
+        async with asyncio.timeout(timeout):
+            async with resolver.http_session().get(url, allow_redirects=False) as response:
+                body = await response.content.read(50 * 1024)
+                if response.status == 200 and "m.server" in json.loads(body):
+                    return [problem("well-known-on-8448", f"{url} answers, but port 443 does not")]
+    except (aiohttp.ClientError, OSError, TimeoutError, ValueError, TypeError):
+        pass  # not served there either
+    return []
+
+
+def _from_findings(findings: tuple[Any, ...]) -> list[Problem]:
+    return [Problem(f.code, f.severity, f.message, f.fix) for f in findings]
+
+
+def _address(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"

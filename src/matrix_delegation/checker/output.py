@@ -1,0 +1,100 @@
+"""Check reports as JSON (docs/check-json.md) and as text for a person."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from typing import Any
+
+from .._core.explain import resolution_json, summary
+from .check import EndpointReport, Report
+
+__all__ = ["report_json", "report_text"]
+
+_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    """The stable JSON object of ``check --json``."""
+    return {
+        "server_name": report.server_name,
+        "federation_ok": report.federation_ok,
+        "resolution": resolution_json(report.resolution) if report.resolution else None,
+        "endpoints": [_endpoint_json(e) for e in report.endpoints],
+        "client": asdict(report.client) if report.client else None,
+        "support": asdict(report.support) if report.support else None,
+        "problems": [asdict(p) for p in _ordered(report)],
+    }
+
+
+def _endpoint_json(report: EndpointReport) -> dict[str, Any]:
+    probe = report.probe
+    tls = probe.tls
+    return {
+        "target": probe.target,
+        "ip": probe.ip,
+        "port": probe.port,
+        "ok": report.ok,
+        "connect_ms": probe.connect_ms,
+        "error": probe.error,
+        "tls": None if tls is None else {
+            "version": tls.version,
+            "cipher": tls.cipher,
+            "sni": tls.sni,
+            "verified": tls.verified,
+            "verify_error": tls.verify_error,
+            "certificate": asdict(tls.certificate) if tls.certificate else None,
+        },
+        "version": report.server,
+        "keys": None if report.keys is None else _keys_json(report),
+    }  # fmt: skip
+
+
+def _keys_json(report: EndpointReport) -> dict[str, Any]:
+    keys = report.keys
+    assert keys is not None
+    document = {field.name: getattr(keys, field.name) for field in fields(keys)}
+    document["verify_keys"] = dict(keys.verify_keys)  # a read-only mapping: copy it
+    document["ed25519_checks"] = [asdict(check) for check in keys.ed25519_checks]
+    document["problems"] = [asdict(found) for found in keys.problems]
+    document["ok"] = keys.ok
+    return document
+
+
+def _ordered(report: Report) -> list[Any]:
+    return sorted(report.problems, key=lambda p: _SEVERITY_ORDER.get(p.severity, 3))
+
+
+def report_text(report: Report) -> str:
+    """The verdict first, then the problems with their fixes, then the details."""
+    verdict = "federation OK" if report.federation_ok else "federation FAILS"
+    lines = [f"{report.server_name}: {verdict}"]
+    problems = _ordered(report)
+    if problems:
+        lines.append("")
+        for found in problems:
+            lines.append(f"  [{found.severity}] {found.code}: {found.message}")
+            lines.append(f"      fix: {found.fix}")
+    if report.resolution is not None:
+        route = report.resolution.route
+        lines += ["", f"  discovery: {route.value if route else 'failed'}"]
+        lines.append(f"  {summary(report.resolution)}")
+    for endpoint in report.endpoints:
+        lines.append(_endpoint_line(endpoint))
+    if report.client is not None:
+        lines.append(f"  client file: {report.client.outcome}")
+    return "\n".join(lines) + "\n"
+
+
+def _endpoint_line(report: EndpointReport) -> str:
+    probe = report.probe
+    status = "ok" if report.ok else "FAIL"
+    tls = probe.tls
+    details = [f"{probe.connect_ms} ms" if probe.connect_ms is not None else (probe.error or "")]
+    if tls is not None and tls.version:
+        details.append(f"{tls.version} {tls.cipher}")
+    if tls is not None and tls.certificate is not None:
+        details.append(f"cert until {tls.certificate.not_after}")
+    if report.server:
+        details.append(f"{report.server.get('name')} {report.server.get('version')}")
+    address = f"[{probe.ip}]:{probe.port}" if ":" in probe.ip else f"{probe.ip}:{probe.port}"
+    return f"  {status:<4} {address} ({probe.target}): " + ", ".join(d for d in details if d)

@@ -1,0 +1,262 @@
+"""Probing one federation endpoint: TCP, TLS with the right SNI, then HTTP over it.
+
+For each address discovery found, the checker connects the way a homeserver
+would: SNI is the TLS server name (none for an IP literal), the certificate
+is checked against the trust store for that name, and requests carry the
+resolved ``Host`` header. When the certificate is refused, a second,
+unverified handshake still fetches it so the report can show what is wrong
+with it. Every step is bounded in time and size; nothing raises for what the
+remote side does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from dataclasses import dataclass
+
+import httptools
+
+from .certs import CertificateInfo, describe_certificate
+
+__all__ = ["EndpointProbe", "HttpResult", "TlsInfo", "probe_endpoint"]
+
+VERSION_PATH = "/_matrix/federation/v1/version"
+KEYS_PATH = "/_matrix/key/v2/server"
+MAX_RESPONSE = 512 * 1024  # far above any real key response; a 10 MB one is refused
+
+
+@dataclass(frozen=True, slots=True)
+class TlsInfo:
+    """The TLS session: version, cipher, SNI sent, and whether the certificate passed."""
+
+    version: str | None
+    cipher: str | None
+    sni: str | None
+    verified: bool
+    verify_error: str | None
+    verify_code: int | None
+    certificate: CertificateInfo | None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResult:
+    """One HTTP response (or why there was none)."""
+
+    status: int | None
+    body: bytes
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointProbe:
+    """Everything learnt from one (target, IP, port)."""
+
+    target: str
+    ip: str
+    port: int
+    connect_ms: float | None
+    error: str | None
+    tls: TlsInfo | None
+    version: HttpResult | None
+    keys: HttpResult | None
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def probe_endpoint(
+    target: str,
+    ip: str,
+    port: int,
+    *,
+    tls_name: str | None,
+    host_header: str,
+    context: ssl.SSLContext,
+    timeout: float,
+) -> EndpointProbe:
+    """Connect to ``ip:port`` as a homeserver would and fetch version and keys."""
+    sni = tls_name or ip  # Python sends no SNI for an IP and checks the IP SAN instead
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(ip, port)
+    except (OSError, TimeoutError) as exc:
+        return EndpointProbe(target, ip, port, None, _connect_error(exc, timeout), None, None, None)
+    connect_ms = round(1000 * (time.perf_counter() - started), 2)
+    tls, streams = await _handshake(reader, writer, ip, port, sni, context, timeout)
+    if streams is None:
+        return EndpointProbe(target, ip, port, connect_ms, tls.verify_error, tls, None, None)
+    version, streams = await _get(streams, ip, port, sni, tls, VERSION_PATH, host_header, timeout)
+    keys, streams = await _get(streams, ip, port, sni, tls, KEYS_PATH, host_header, timeout)
+    if streams is not None:
+        streams[1].close()
+    return EndpointProbe(target, ip, port, connect_ms, None, tls, version, keys)
+
+
+Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+async def _handshake(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    ip: str,
+    port: int,
+    sni: str,
+    context: ssl.SSLContext,
+    timeout: float,
+) -> tuple[TlsInfo, Streams | None]:
+    try:
+        async with asyncio.timeout(timeout):
+            await writer.start_tls(context, server_hostname=sni)
+        return _session_info(writer, sni, True, None, None), (reader, writer)
+    except ssl.SSLCertVerificationError as exc:
+        writer.close()
+        refused = (exc.verify_message or str(exc), exc.verify_code)
+    except (ssl.SSLError, OSError, TimeoutError) as exc:
+        writer.close()
+        reason = f"TLS handshake failed: {_reason(exc, timeout)}"
+        return TlsInfo(None, None, _sni(sni, ip), False, reason, None, None), None
+    # Look at the refused certificate anyway, over a connection we do not trust.
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(ip, port)
+            await writer.start_tls(_unverified(), server_hostname=sni)
+    except (ssl.SSLError, OSError, TimeoutError):
+        return TlsInfo(None, None, _sni(sni, ip), False, refused[0], refused[1], None), None
+    return _session_info(writer, sni, False, *refused), (reader, writer)
+
+
+def _session_info(
+    writer: asyncio.StreamWriter, sni: str, verified: bool, error: str | None, code: int | None
+) -> TlsInfo:
+    tls: ssl.SSLObject = writer.get_extra_info("ssl_object")
+    der = tls.getpeercert(binary_form=True)
+    certificate = describe_certificate(der) if der else None
+    cipher = tls.cipher()
+    ip = writer.get_extra_info("peername")[0]
+    return TlsInfo(
+        tls.version(),
+        cipher[0] if cipher else None,
+        _sni(sni, ip),
+        verified,
+        error,
+        code,
+        certificate,
+    )
+
+
+def _sni(sni: str, ip: str) -> str | None:
+    return None if sni == ip else sni
+
+
+def _unverified() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+async def _get(
+    streams: Streams | None,
+    ip: str,
+    port: int,
+    sni: str,
+    tls: TlsInfo,
+    path: str,
+    host: str,
+    timeout: float,
+) -> tuple[HttpResult, Streams | None]:
+    """GET over the open connection; reconnect once if the server closed it."""
+    if streams is None or streams[1].is_closing():
+        streams = await _reconnect(ip, port, sni, tls, timeout)
+        if streams is None:
+            return HttpResult(None, b"", "could not reconnect"), None
+    reader, writer = streams
+    try:
+        async with asyncio.timeout(timeout):
+            writer.write(_request(path, host))
+            status, body, keep = await _read_response(reader)
+    except _TooLarge:
+        writer.close()
+        return HttpResult(None, b"", f"response larger than {MAX_RESPONSE} bytes"), None
+    except (OSError, TimeoutError, httptools.HttpParserError) as exc:
+        writer.close()
+        return HttpResult(None, b"", _reason(exc, timeout)), None
+    if not keep:
+        writer.close()
+        return HttpResult(status, body), None
+    return HttpResult(status, body), streams
+
+
+async def _reconnect(ip: str, port: int, sni: str, tls: TlsInfo, timeout: float) -> Streams | None:
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(ip, port)
+            context = _unverified()  # this peer's certificate has been judged already
+            await writer.start_tls(context, server_hostname=sni)
+    except (ssl.SSLError, OSError, TimeoutError):
+        return None
+    return reader, writer
+
+
+def _request(path: str, host: str) -> bytes:
+    lines = (
+        f"GET {path} HTTP/1.1",
+        f"Host: {host}",
+        "Accept: application/json",
+        "User-Agent: matrix-delegation-checker",
+    )
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+class _Response:
+    """httptools callbacks collecting one response, capped in size."""
+
+    def __init__(self) -> None:
+        self.body = bytearray()
+        self.done = False
+
+    def on_body(self, chunk: bytes) -> None:
+        self.body += chunk
+        if len(self.body) > MAX_RESPONSE:
+            raise _TooLarge
+
+    def on_message_complete(self) -> None:
+        self.done = True
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+    collected = _Response()
+    parser = httptools.HttpResponseParser(collected)
+    received = 0
+    while not collected.done:
+        chunk = await reader.read(65536)
+        received += len(chunk)
+        if received > MAX_RESPONSE + 65536:
+            raise _TooLarge
+        try:
+            parser.feed_data(chunk) if chunk else parser.feed_data(b"")
+        except httptools.HttpParserCallbackError as error:
+            if isinstance(error.__context__, _TooLarge):
+                raise _TooLarge from None
+            raise
+        if not chunk:
+            break
+    if not collected.done:
+        raise OSError("the connection closed before the response was complete")
+    return parser.get_status_code(), bytes(collected.body), parser.should_keep_alive()
+
+
+def _connect_error(exc: BaseException, timeout: float) -> str:
+    return f"cannot connect: {_reason(exc, timeout)}"
+
+
+def _reason(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"timed out after {timeout:g} s"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
