@@ -126,17 +126,16 @@ class Connection(asyncio.Protocol):
     # --- answering ---------------------------------------------------------------
 
     def _answer(self, method: bytes) -> tuple[Answer, str, str]:
-        path = _path(self._url)
         table = self._service.table
-        if path in (b"/health", b"/metrics") and method in (b"GET", b"HEAD"):
-            return self._service.special(path, method == b"HEAD"), "-", path.decode()
         if not self._host and self._parser.get_http_version() == "1.1":
             raise _Refused(400, "a Host header is required")
-        host = _hostname(self._host)
-        route = table.routes.get((host, path.decode("latin-1")))
+        route = table.seen.get((self._host, self._url))
         if route is None:
-            known = any(h == host for h, _ in table.routes)
-            route = table.unknown_path if known else table.unknown_host
+            path = _path(self._url)
+            if path in (b"/health", b"/metrics") and method in (b"GET", b"HEAD"):
+                return self._service.special(path, method == b"HEAD"), "-", path.decode()
+            route = table.route(_hostname(self._host), path.decode("latin-1"))
+            table.remember(self._host, self._url, route)
         if method == b"OPTIONS":
             return table.options, route.domain, route.file
         if method not in (b"GET", b"HEAD"):

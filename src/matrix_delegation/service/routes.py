@@ -8,7 +8,7 @@ write. Only the ``Date`` header is added per request.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 
 from .._core.site import CORS_HEADERS, Response, Site, canonical_json, not_found, render_site
@@ -48,14 +48,36 @@ class Route:
     file: str
 
 
+MAX_SEEN = 10_000
+
+
 @dataclass(frozen=True, slots=True)
 class RouteTable:
-    """Routes by hostname and path, and the shared answers (OPTIONS, errors)."""
+    """Routes by hostname and path, and the shared answers (OPTIONS, errors).
+
+    ``seen`` remembers the route of each raw (Host header, URL) pair already
+    parsed: clients repeat the same few requests, and a hit skips decoding
+    both. It is bounded and belongs to this table, so a reload starts afresh.
+    """
 
     routes: dict[tuple[str, str], Route]
+    hosts: frozenset[str]
     options: Answer
     unknown_host: Route
     unknown_path: Route
+    seen: dict[tuple[bytes, bytes], Route] = field(default_factory=dict)
+
+    def route(self, hostname: str, path: str) -> Route:
+        """The route for a parsed hostname and path; a JSON 404 when there is none."""
+        found = self.routes.get((hostname, path))
+        if found is not None:
+            return found
+        return self.unknown_path if hostname in self.hosts else self.unknown_host
+
+    def remember(self, host: bytes, url: bytes, route: Route) -> None:
+        """Keep a parsed request's route, while there is room."""
+        if len(self.seen) < MAX_SEEN:
+            self.seen[(host, url)] = route
 
 
 def plain_answer(
@@ -96,7 +118,8 @@ def build_table(site: Site) -> RouteTable:
     options = plain_answer(204, (*CORS_HEADERS, ("Allow", ALLOW)), b"")
     unknown_host = _route(not_found("no such domain here"), "-", "-")
     unknown_path = _route(not_found("no such file"), "-", "-")
-    return RouteTable(routes, options, unknown_host, unknown_path)
+    hosts = frozenset(hostname for hostname, _ in routes)
+    return RouteTable(routes, hosts, options, unknown_host, unknown_path)
 
 
 def error_answer(status: int, message: str, *, allow: bool = False) -> Answer:
