@@ -8,6 +8,7 @@ federation OK and no error.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -301,3 +302,26 @@ async def test_hostile_servers_are_bounded(sandbox: Sandbox) -> None:
 def test_every_federation_code_has_a_scenario() -> None:
     documented = {code for code in CATALOG if code != "invalid-server-name"}
     assert documented == set(SCENARIOS)
+
+
+async def test_a_stalled_tls_handshake_is_a_problem_not_a_hang(sandbox: Sandbox) -> None:
+    silent = await asyncio.start_server(lambda r, w: None, sandbox.address(8448), 8448)
+    try:
+        sandbox.zone.add(NAME, "A", silent.sockets[0].getsockname()[0])
+        report = await run_check(sandbox, NAME, timeout=1.0)
+    finally:
+        silent.close()
+    found = {p.code: p for p in report.problems}
+    assert "timed out" in found["tls-handshake-failed"].message
+    assert not report.federation_ok
+
+
+async def test_hundreds_of_srv_records_are_bounded(sandbox: Sandbox) -> None:
+    """600 records (about 40 KB, so over TCP): only the first 32 targets are used."""
+    host = await homeserver(sandbox, ["fed.example.test"], certificate_for=[NAME])
+    for index in range(600):
+        sandbox.zone.add(FED, "SRV", f"10 1 8448 t{index}.example.test.")
+        sandbox.zone.add(f"t{index}.example.test", "A", host.host)
+    report = await run_check(sandbox, NAME)
+    assert report.resolution is not None and len(report.endpoints) == 32
+    assert report.federation_ok

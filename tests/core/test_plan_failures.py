@@ -157,3 +157,16 @@ def test_connect_to_an_ip_skips_dns_but_not_the_blocklist() -> None:
     )
     assert asked == []
     assert resolution.error is not None and resolution.error.code == "blocked-address"
+
+
+def test_a_thousand_srv_records_are_cut_to_32_targets() -> None:
+    records = [f"{i % 3} 1 8448 t{i}.example.org" for i in range(1000)]
+    world = World(srv={FED: srv(FED, *records)})
+    for index in range(1000):
+        world.addresses[f"t{index}.example.org"] = addrs(f"t{index}.example.org", "127.0.0.8")
+    resolution, asked = run_scripted("example.org", world)
+    assert len(resolution.endpoints) == 32
+    assert all(int(e.target[1:].split(".")[0]) % 3 == 0 for e in resolution.endpoints)  # priority 0
+    (lookup,) = [s for s in asked if hasattr(s, "hosts")]
+    assert len(lookup.hosts) == 32
+    assert any("only the first 32 of 1000" in e.rule for e in resolution.trace)

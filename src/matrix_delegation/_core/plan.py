@@ -50,6 +50,8 @@ _WELL_KNOWN_SRV_ROUTES = (
     Route.WELL_KNOWN_DEFAULT_PORT,
 )
 _SRV_SERVICES = ("_matrix-fed._tcp", "_matrix._tcp")
+#: Targets beyond this many (in RFC 2782 order) are not resolved.
+MAX_SRV_TARGETS = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +187,15 @@ def _srv_or_default(
             )
             notes.note(step, rule, lookup, "warning" if legacy else "info")
             targets = [(r.target.lower(), r.port) for r in order_srv(records, rng)]
+            if len(targets) > MAX_SRV_TARGETS:
+                # A hostile zone could list thousands; real ones list a handful.
+                notes.note(
+                    step,
+                    f"only the first {MAX_SRV_TARGETS} of {len(targets)} SRV targets are used",
+                    lookup,
+                    "warning",
+                )
+                targets = targets[:MAX_SRV_TARGETS]
             return _Choice(route, host_header, tls_server_name, targets)
         notes.note(step, "no SRV records", lookup)
     notes.note(routes[2].spec_step, "no SRV records: the hostname on port 8448")

@@ -95,6 +95,7 @@ class Zone:
         Args:
             negative_ttl: SOA minimum (and TTL) of negative answers.
         """
+        self._pending: dict[tuple[str, int], list[tuple[dns.rdata.Rdata, int]]] = {}
         self._rrsets: dict[tuple[str, int], dns.rrset.RRset] = {}
         self._wires: dict[tuple[str, int], _Wire] = {}
         self._cnames: dict[str, str] = {}  # owner -> normalised target
@@ -132,15 +133,27 @@ class Zone:
         rdata = dns.rdata.from_text(
             dns.rdataclass.IN, key[1], value, origin=dns.name.root, relativize=False
         )
-        old = self._rrsets.get(key)
-        rdatas = [*(old or ()), rdata]
-        ttl = min(ttl, old.ttl) if old is not None else ttl
-        # A fresh RRset rather than an in-place update: replies already
-        # handed out may still share the old object.
-        self._store(key, dns.rrset.from_rdata_list(key[0] + ".", ttl, rdatas))
+        # Records are gathered and their RRset rebuilt on the next question,
+        # not on every add: a test that adds hundreds of records to one name
+        # would otherwise rebuild (and re-render) that RRset hundreds of times.
+        self._pending.setdefault(key, []).append((rdata, ttl))
+        self.version += 1
+
+    def _materialise(self) -> None:
+        """Fold the records added since the last question into their RRsets."""
+        for key, added in self._pending.items():
+            old = self._rrsets.get(key)
+            rdatas = [*(old or ()), *(rdata for rdata, _ in added)]
+            ttl = min(ttl for _, ttl in added)
+            ttl = min(ttl, old.ttl) if old is not None else ttl
+            # A fresh RRset rather than an in-place update: replies already
+            # handed out may still share the old object.
+            self._store(key, dns.rrset.from_rdata_list(key[0] + ".", ttl, rdatas))
+        self._pending.clear()
 
     def remove(self, name: str, rdtype: str | None = None) -> None:
         """Remove the records of ``name`` of one type, or of every type."""
+        self._materialise()
         owner = _normalise(name)
         wanted = None if rdtype is None else dns.rdatatype.from_text(rdtype)
         for rdtype_ in list(self._types.get(owner, ())):
@@ -150,6 +163,7 @@ class Zone:
     def clear(self) -> None:
         """Remove every record and every fail/drop rule."""
         for collection in (
+            self._pending,
             self._rrsets,
             self._wires,
             self._cnames,
@@ -182,6 +196,8 @@ class Zone:
             name: Question name in normal form.
             rdtype: Question type (a :class:`dns.rdatatype.RdataType` value).
         """
+        if self._pending:
+            self._materialise()
         rule = self._rules.get((name, rdtype))
         if rule == _DROP:
             return None
