@@ -305,12 +305,20 @@ def test_every_federation_code_has_a_scenario() -> None:
 
 
 async def test_a_stalled_tls_handshake_is_a_problem_not_a_hang(sandbox: Sandbox) -> None:
-    silent = await asyncio.start_server(lambda r, w: None, sandbox.address(8448), 8448)
+    held: list[asyncio.StreamWriter] = []
+
+    async def accept_and_say_nothing(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    silent = await asyncio.start_server(accept_and_say_nothing, sandbox.address(8448), 8448)
     try:
         sandbox.zone.add(NAME, "A", silent.sockets[0].getsockname()[0])
         report = await run_check(sandbox, NAME, timeout=1.0)
     finally:
+        for writer in held:
+            writer.close()
         silent.close()
+        await silent.wait_closed()
     found = {p.code: p for p in report.problems}
     assert "timed out" in found["tls-handshake-failed"].message
     assert not report.federation_ok
