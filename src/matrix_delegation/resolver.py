@@ -134,17 +134,24 @@ class Resolver:
             await self._session.close()
             self._session = self._fetcher = None
 
-    async def resolve(self, server_name: str) -> Resolution:
+    async def resolve(self, server_name: str, *, skip_well_known: bool = False) -> Resolution:
         """Find where federation traffic for ``server_name`` goes.
+
+        Args:
+            server_name: The server name.
+            skip_well_known: Resolve as a peer that cannot fetch ``.well-known``
+                would (steps 4-6 straight away).
 
         Raises:
             InvalidServerName: ``server_name`` is not a server name.
             DiscoveryError: no endpoint was found; ``exc.resolution`` says why.
         """
-        cached = self._resolutions.get(server_name, self._clock())
+        key = "\0" + server_name if skip_well_known else server_name
+        cached = self._resolutions.get(key, self._clock())
         if cached is not None:
             return cached[0]
-        steps = plan(ServerName.parse(server_name), self._policy, self._rng)
+        name = ServerName.parse(server_name)
+        steps = plan(name, self._policy, self._rng, skip_well_known=skip_well_known)
         fresh_until = float("inf")
         try:
             step = next(steps)
@@ -157,7 +164,7 @@ class Resolver:
         if resolution.error is not None:
             error = _ERRORS[resolution.error.code]
             raise error(resolution.error.message, resolution=resolution)
-        self._resolutions.put(server_name, resolution, fresh_until)
+        self._resolutions.put(key, resolution, fresh_until)
         return resolution
 
     async def resolve_all(

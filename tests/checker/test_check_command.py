@@ -18,6 +18,8 @@ JSON_KEYS = {
     "client",
     "support",
     "problems",
+    "fallback",
+    "well_known_by_address",
 }
 
 
@@ -43,6 +45,7 @@ async def test_json_for_a_healthy_server(sandbox: Sandbox, tmp_path, capsys) -> 
     assert set(report) == JSON_KEYS
     assert report["federation_ok"] is True
     assert report["resolution"]["route"] == "well-known/explicit-port"
+    assert report["fallback"] == {"route": "default-port", "ok": False}
     endpoint = report["endpoints"][0]
     assert endpoint["tls"]["verified"] and endpoint["keys"]["ok"]
     assert endpoint["tls"]["certificate"]["sha256"].count(":") == 31

@@ -115,17 +115,24 @@ class _Notes:
         )
 
 
-def plan(name: ServerName, policy: Policy, rng: random.Random) -> Plan:
-    """Resolve a parsed server name; see the module docstring for the protocol."""
+def plan(
+    name: ServerName, policy: Policy, rng: random.Random, *, skip_well_known: bool = False
+) -> Plan:
+    """Resolve a parsed server name; see the module docstring for the protocol.
+
+    With ``skip_well_known``, step 3 is treated as failed without asking: the
+    route a peer takes when it cannot fetch (or has cached a failure of) the
+    ``.well-known`` file. The checker uses it to test that fallback.
+    """
     notes = _Notes(str(name))
-    choice = yield from _choose_route(name, notes, rng)
+    choice = yield from _choose_route(name, notes, rng, skip_well_known)
     if isinstance(choice, _Failed):
         return notes.resolution(choice)
     return (yield from _find_endpoints(choice, notes, policy))
 
 
 def _choose_route(
-    name: ServerName, notes: _Notes, rng: random.Random
+    name: ServerName, notes: _Notes, rng: random.Random, skip_well_known: bool
 ) -> Generator[Step, Observation, _Choice | _Failed]:
     if name.is_ip_literal:
         notes.note("1", "an IP literal: connect to it directly, with no SNI")
@@ -133,6 +140,9 @@ def _choose_route(
     if name.port is not None:
         notes.note("2", "an explicit port: resolve the hostname and use that port")
         return _direct(Route.EXPLICIT_PORT, name)
+    if skip_well_known:
+        notes.note("3", ".well-known not consulted (as by a peer that cannot fetch it)")
+        return (yield from _srv_or_default(name, notes, rng, _SRV_ROUTES))
     well_known = yield FetchWellKnown(name.lookup_name)
     assert isinstance(well_known, WellKnownResult)
     notes.well_known = well_known

@@ -22,11 +22,13 @@ import aiohttp
 
 from .._core.model import Endpoint, Resolution, Route
 from .._core.names import ServerName
+from .._core.overrides import apply_connect_to
+from .._core.wellknown import parse_server_body
 from .._exceptions import DiscoveryError, InvalidServerName
 from ..resolver import Resolver
 from .client import ClientReport, SupportReport, check_client, check_support
 from .keys import KeyReport, check_server_keys
-from .probe import EndpointProbe, probe_endpoint
+from .probe import EndpointProbe, HttpResult, fetch_path, probe_endpoint
 from .problems import Problem, discovery_problems, problem
 
 __all__ = ["EndpointReport", "Report", "check_server"]
@@ -34,6 +36,7 @@ __all__ = ["EndpointReport", "Report", "check_server"]
 EXPIRY_WARNING_DAYS = 14
 _SRV_ROUTES = (Route.SRV, Route.SRV_LEGACY, Route.WELL_KNOWN_SRV, Route.WELL_KNOWN_SRV_LEGACY)
 _PROBES_AT_ONCE = 8
+WELL_KNOWN_PATH = "/.well-known/matrix/server"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,16 @@ class Report:
     client: ClientReport | None
     support: SupportReport | None
     problems: tuple[Problem, ...]
+    fallback: Fallback | None = None
+    well_known_by_address: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Fallback:
+    """The route of a peer that cannot fetch ``.well-known``, and whether it works."""
+
+    resolution: Resolution
+    ok: bool
 
 
 async def check_server(
@@ -79,6 +92,11 @@ async def check_server(
     found = discovery_problems(resolution)
     if resolution.well_known is not None and not resolution.well_known.valid:
         found.extend(await _well_known_on_8448(resolver, host, timeout))
+    by_address = await _well_known_by_address(resolver, resolution, host, timeout)
+    found.extend(_address_disagreement(by_address))
+    fallback = await _fallback(resolver, resolution, timeout, clock())
+    if fallback is not None and not fallback.ok:
+        found.append(_fallback_problem(fallback))
     for report in endpoints:
         found.extend(_endpoint_problems(report, resolution, clock()))
     disagreement = _consistency(endpoints)
@@ -87,7 +105,17 @@ async def check_server(
     found.extend(_from_findings(client.findings + support.findings))
     # Every address must work, and all must be the same server: a peer picks one.
     ok = resolution.ok and bool(endpoints) and all(e.ok for e in endpoints) and not disagreement
-    return Report(server_name, ok, resolution, tuple(endpoints), client, support, tuple(found))
+    return Report(
+        server_name,
+        ok,
+        resolution,
+        tuple(endpoints),
+        client,
+        support,
+        tuple(found),
+        fallback,
+        tuple(by_address),
+    )
 
 
 async def _resolve(resolver: Resolver, server_name: str) -> Resolution:
@@ -96,6 +124,68 @@ async def _resolve(resolver: Resolver, server_name: str) -> Resolution:
     except DiscoveryError as exc:
         assert exc.resolution is not None
         return exc.resolution
+
+
+async def _fallback(
+    resolver: Resolver, resolution: Resolution, timeout: float, now: float
+) -> Fallback | None:
+    """When .well-known delegates, try the route of a peer that cannot fetch it."""
+    if resolution.route is None or not resolution.route.startswith("well-known"):
+        return None
+    try:
+        alternative = await resolver.resolve(resolution.server_name, skip_well_known=True)
+    except DiscoveryError as exc:
+        assert exc.resolution is not None
+        return Fallback(exc.resolution, False)
+    reports = await _probe_all(resolver, alternative, timeout, now)
+    return Fallback(alternative, bool(reports) and all(r.ok for r in reports))
+
+
+def _fallback_problem(fallback: Fallback) -> Problem:
+    alternative = fallback.resolution
+    route = alternative.route.value if alternative.route else "no route"
+    why = alternative.error.message if alternative.error else "its endpoints fail the checks"
+    message = f"without .well-known, peers would use {route}: {why}"
+    return problem("fallback-route-fails", message)
+
+
+async def _well_known_by_address(
+    resolver: Resolver, resolution: Resolution, host: str, timeout: float
+) -> list[tuple[str, str]]:
+    """The .well-known answer of each address of the server name (when it has several)."""
+    if resolution.well_known is None:
+        return []
+    if apply_connect_to(resolver.policy.connect_to, host, 443)[2] is not None:
+        return []  # an override decides the address: nothing to compare
+    addresses = (await resolver.addresses(host)).addresses
+    if len(addresses) < 2 or any(resolver.policy.ip_policy.blocked_by(a) for a in addresses):
+        return []
+    results = await asyncio.gather(
+        *(
+            fetch_path(ip, 443, WELL_KNOWN_PATH, tls_name=host, host_header=host,
+                       context=resolver.ssl_context, timeout=timeout)
+            for ip in addresses
+        )
+    )  # fmt: skip
+    return [
+        (ip, _well_known_outcome(result)) for ip, result in zip(addresses, results, strict=True)
+    ]
+
+
+def _well_known_outcome(result: HttpResult) -> str:
+    if result.status is None:
+        return f"no answer ({result.error})"
+    if result.status != 200:
+        return f"HTTP {result.status}"
+    _, server, error, _ = parse_server_body(result.body)
+    return f"m.server {server}" if server is not None else f"invalid ({error})"
+
+
+def _address_disagreement(by_address: list[tuple[str, str]]) -> list[Problem]:
+    if len({outcome for _, outcome in by_address}) <= 1:
+        return []
+    detail = "; ".join(f"{_address(ip, 443)}: {outcome}" for ip, outcome in by_address)
+    return [problem("well-known-addresses-disagree", detail)]
 
 
 async def _probe_all(

@@ -23,7 +23,14 @@ def report_json(report: Report) -> dict[str, Any]:
         "client": asdict(report.client) if report.client else None,
         "support": asdict(report.support) if report.support else None,
         "problems": [asdict(p) for p in _ordered(report)],
-    }
+        "fallback": None if report.fallback is None else {
+            "route": route.value if (route := report.fallback.resolution.route) else None,
+            "ok": report.fallback.ok,
+        },
+        "well_known_by_address": [
+            {"ip": ip, "outcome": outcome} for ip, outcome in report.well_known_by_address
+        ],
+    }  # fmt: skip
 
 
 def _endpoint_json(report: EndpointReport) -> dict[str, Any]:

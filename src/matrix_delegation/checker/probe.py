@@ -20,7 +20,7 @@ import httptools
 
 from .certs import CertificateInfo, describe_certificate
 
-__all__ = ["EndpointProbe", "HttpResult", "TlsInfo", "probe_endpoint"]
+__all__ = ["EndpointProbe", "HttpResult", "TlsInfo", "fetch_path", "probe_endpoint"]
 
 VERSION_PATH = "/_matrix/federation/v1/version"
 KEYS_PATH = "/_matrix/key/v2/server"
@@ -97,6 +97,33 @@ async def probe_endpoint(
 
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+async def fetch_path(
+    ip: str,
+    port: int,
+    path: str,
+    *,
+    tls_name: str,
+    host_header: str,
+    context: ssl.SSLContext,
+    timeout: float,
+) -> HttpResult:
+    """GET one path from one address over verified TLS (no redirects followed)."""
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(ip, port)
+    except (OSError, TimeoutError) as exc:
+        return HttpResult(None, b"", _connect_error(exc, timeout))
+    tls, streams = await _handshake(reader, writer, ip, port, tls_name, context, timeout)
+    if streams is None or not tls.verified:
+        if streams is not None:
+            streams[1].close()
+        return HttpResult(None, b"", f"TLS: {tls.verify_error}")
+    result, streams = await _get(streams, ip, port, tls_name, tls, path, host_header, timeout)
+    if streams is not None:
+        streams[1].close()
+    return result
 
 
 async def _handshake(

@@ -109,6 +109,16 @@ CATALOG: dict[str, Entry] = {
         "The .well-known file is served on port 8448 but not on 443, where servers look for it.",
         "Serve /.well-known/matrix/server on port 443 (HTTPS) of the server name.",
     ),
+    "well-known-addresses-disagree": Entry(
+        "error",
+        "The addresses of the server name serve different .well-known answers, so peers reach different places depending on the address they pick.",
+        "Make every A and AAAA address of the server name serve the same file.",
+    ),
+    "fallback-route-fails": Entry(
+        "info",
+        "Federation works through .well-known, but a peer that cannot fetch it (or has cached a failure for up to an hour) would use SRV or port 8448, which does not work.",
+        "Optionally make the fallback work too, or keep .well-known highly available.",
+    ),
     "srv-target-cname": Entry(
         "warning",
         "An SRV target is an alias (CNAME), which RFC 2782 forbids; some resolvers refuse it.",
