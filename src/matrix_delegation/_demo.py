@@ -10,7 +10,9 @@ from ._core.explain import resolution_json
 from ._core.model import Resolution
 from ._exceptions import DelegationError, DiscoveryError
 from .resolver import Resolver
-from .sandbox.scenarios import SHOWCASE, Scenario, install
+from .checker.check import Report, check_server
+from .checker.output import report_json
+from .sandbox.scenarios import SHOWCASE, CheckScenario, Scenario, install, install_homeservers
 from .sandbox.world import Sandbox
 
 __all__ = ["run_demo"]
@@ -20,21 +22,46 @@ async def run_demo(*, json_output: bool = False) -> int:
     """Start the sandbox, resolve each scenario, print the table; 0 if all match the spec."""
     async with Sandbox() as sandbox:
         scenarios = await install(sandbox)
+        servers = await install_homeservers(sandbox)
         async with Resolver(**sandbox.resolver_options()) as resolver:
             outcomes = await resolver.resolve_all(s.server_name for s in scenarios)
+            reports = [await check_server(resolver, s.server_name, timeout=5) for s in servers]
         files = await _fetch_showcase(sandbox)
     resolutions = [_resolution(outcome) for outcome in outcomes]
     rows = list(zip(scenarios, resolutions, strict=True))
+    checks = list(zip(servers, reports, strict=True))
     if json_output:
-        print(
-            json.dumps(
-                {"resolutions": [_row_json(s, r) for s, r in rows], "files": files}, indent=2
-            )
-        )
+        document = {
+            "resolutions": [_row_json(s, r) for s, r in rows],
+            "files": files,
+            "checks": [report_json(report) for _, report in checks],
+        }
+        print(json.dumps(document, indent=2))
     else:
         print(_table(rows, sandbox))
         print(_files_text(files))
-    return 0 if all(_outcome(r) == s.expected for s, r in rows) else 1
+        print(_checks_text(checks))
+    resolved = all(_outcome(r) == s.expected for s, r in rows)
+    return 0 if resolved and all(_as_expected(s, r) for s, r in checks) else 1
+
+
+def _as_expected(scenario: CheckScenario, report: Report) -> bool:
+    codes = {found.code for found in report.problems}
+    expected = scenario.expected_code is None or scenario.expected_code in codes
+    return report.federation_ok == scenario.federation_ok and expected
+
+
+def _checks_text(checks: list[tuple[CheckScenario, Report]]) -> str:
+    lines = ["", "Federation checks (matrix-delegation check):"]
+    for scenario, report in checks:
+        mark = "ok" if _as_expected(scenario, report) else "FAIL"
+        verdict = "federation OK" if report.federation_ok else "federation FAILS"
+        lines.append(f"{mark:<4} {scenario.server_name}: {verdict}  ({scenario.about})")
+        for found in report.problems:
+            if found.severity == "error":
+                lines.append(f"       {found.code}: {found.message}")
+                lines.append(f"         fix: {found.fix}")
+    return "\n".join(lines)
 
 
 async def _fetch_showcase(sandbox: Sandbox) -> list[dict[str, object]]:

@@ -151,6 +151,9 @@ def test_demo_shows_every_route_and_exits_0(capsys) -> None:
     assert not any(line.startswith("FAIL") for line in out.splitlines())
     assert "Served by `matrix-delegation serve` for wk-srv.sandbox.test:" in out
     assert out.count("-> 200") == 3
+    assert "ok   hs.sandbox.test: federation OK" in out
+    for code in ("tls-cert-wrong-name", "keys-expired", "tls-cert-for-srv-target"):
+        assert code in out
 
 
 def test_module_runs_as_a_subprocess() -> None:

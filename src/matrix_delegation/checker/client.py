@@ -191,8 +191,11 @@ _EXAMPLE_SUPPORT = (
 #: Every code this module produces.
 CODES: Final[dict[str, CodeInfo]] = {
     "client-unreachable": CodeInfo(
-        "error",
-        "/.well-known/matrix/client could not be fetched (connection, TLS or timeout).",
+        # A warning, like a 404's IGNORE in effect: many homeservers have no web
+        # server on 443, and clients then ask the user for the homeserver URL.
+        "warning",
+        "/.well-known/matrix/client could not be fetched (connection, TLS or timeout): web"
+        " clients cannot find the homeserver from a user ID.",
         "Serve https://<hostname>/.well-known/matrix/client on port 443 with a certificate"
         " valid for the hostname.",
     ),

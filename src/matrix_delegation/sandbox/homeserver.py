@@ -15,7 +15,7 @@ from signedjson.types import SigningKey, VerifyKey
 
 from .web import Reply, WebHost
 
-__all__ = ["KEYS_PATH", "VERSION_PATH", "key_response", "publish_homeserver"]
+__all__ = ["DAY_MS", "KEYS_PATH", "VERSION_PATH", "key_response", "publish_homeserver"]
 
 VERSION_PATH = "/_matrix/federation/v1/version"
 KEYS_PATH = "/_matrix/key/v2/server"

@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .._core.site import Contact, Domain, Site
+from .homeserver import DAY_MS, publish_homeserver
 from .web import Reply
 from .world import Sandbox
 
-__all__ = ["DOMAIN", "SHOWCASE", "Scenario", "install"]
+__all__ = ["DOMAIN", "SHOWCASE", "CheckScenario", "Scenario", "install", "install_homeservers"]
 
 DOMAIN = "sandbox.test"
 WELL_KNOWN = "/.well-known/matrix/server"
@@ -125,3 +126,44 @@ async def install(sandbox: Sandbox) -> list[Scenario]:
         Scenario(_n("private"), "blocked-address", "unsafe: resolves to a private address"),
         Scenario(_n("nowhere"), "no-address", "broken: the name does not exist"),
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckScenario:
+    """A server name for the checker, whether federation should work, and why not."""
+
+    server_name: str
+    federation_ok: bool
+    about: str
+    expected_code: str | None = None
+
+
+async def install_homeservers(sandbox: Sandbox) -> list[CheckScenario]:
+    """Stand-in homeservers on their own 127.0.0.X:8448: one healthy, several broken."""
+    healthy, wrong, old, srv = (_n(n) for n in ("hs", "hs-wrong-cert", "hs-old-keys", "hs-srv"))
+    await _homeserver(sandbox, healthy, [healthy])
+    await _homeserver(sandbox, wrong, [wrong], certificate_for=["somewhere-else.test"])
+    await _homeserver(sandbox, old, [old], valid_for_ms=-3_600_000)
+    target = _n("hs-srv-target")
+    await _homeserver(sandbox, srv, [target], certificate_for=[target])
+    sandbox.zone.add(f"_matrix-fed._tcp.{srv}", "SRV", f"10 5 8448 {target}.")
+    return [
+        CheckScenario(healthy, True, "a healthy homeserver on port 8448"),
+        CheckScenario(wrong, False, "a certificate for another name", "tls-cert-wrong-name"),
+        CheckScenario(old, False, "server keys that expired an hour ago", "keys-expired"),
+        CheckScenario(
+            srv, False, "SRV delegation, certificate for the target", "tls-cert-for-srv-target"
+        ),
+    ]
+
+
+async def _homeserver(
+    sandbox: Sandbox,
+    server_name: str,
+    names: list[str],
+    *,
+    certificate_for: list[str] | None = None,
+    valid_for_ms: int = DAY_MS,
+) -> None:
+    host = await sandbox.https_host(names, port=8448, certificate_for=certificate_for or names)
+    publish_homeserver(host, "*", server_name, valid_for_ms=valid_for_ms)
