@@ -9,9 +9,9 @@ import aiohttp
 from ._core.explain import resolution_json
 from ._core.model import Resolution
 from ._exceptions import DelegationError, DiscoveryError
-from .resolver import Resolver
 from .checker.check import Report, check_server
 from .checker.output import report_json
+from .resolver import Resolver
 from .sandbox.scenarios import SHOWCASE, CheckScenario, Scenario, install, install_homeservers
 from .sandbox.world import Sandbox
 
