@@ -127,6 +127,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _add_network_options(resolve)
     _add_check_parser(commands)
+    _add_web_parser(commands)
     _add_serve_parser(commands)
     _add_generate_parser(commands)
     demo = commands.add_parser(
@@ -172,6 +173,22 @@ def _add_check_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
         help="check at most N servers at once (default 50)",
     )
     _add_network_options(check)
+
+
+def _add_web_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    web = commands.add_parser(
+        "web",
+        help="the checker as a web page and a JSON API (safe to put on the internet)",
+        description="Serve the federation checker: a page, /api/report (federation-tester"
+        " compatible), /api/federation-ok, /api/v1/check, /health and /metrics.",
+    )
+    web.add_argument(
+        "--listen",
+        action="append",
+        metavar="ADDR:PORT",
+        help="address to listen on (repeatable; IPv6 in brackets); default 127.0.0.1:8090",
+    )
+    _add_network_options(web)
 
 
 def _add_serve_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -246,6 +263,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .checker.cli import run_check
 
             return run_check(args)
+        if args.command == "web":
+            from .web.cli import run_web
+
+            return run_web(args)
         if args.command == "serve":
             from .service.cli import run_serve
 
@@ -263,18 +284,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
 
-def _resolve_command(args: argparse.Namespace) -> int:
-    names = _collect_names(args.names, args.from_file)
-    if not names:
-        raise ConfigurationError("no server names given (pass NAME or --from-file)")
-    resolver = Resolver(
+def resolver_from_args(args: argparse.Namespace) -> Resolver:
+    """A resolver configured by the network options every command shares."""
+    return Resolver(
         nameservers=args.dns_server,
         ca_file=args.ca_file,
         allow_ip_ranges=args.allow_ip_range,
         connect_to=args.connect_to,
         timeout=args.timeout,
     )
-    outcomes = run(_resolve_all(resolver, names, args.concurrency))
+
+
+def _resolve_command(args: argparse.Namespace) -> int:
+    names = _collect_names(args.names, args.from_file)
+    if not names:
+        raise ConfigurationError("no server names given (pass NAME or --from-file)")
+    outcomes = run(_resolve_all(resolver_from_args(args), names, args.concurrency))
     _print_outcomes(names, outcomes, as_json=args.json)
     return EXIT_OK if all(isinstance(o, Resolution) and o.ok for o in outcomes) else EXIT_FAILED
 

@@ -26,7 +26,14 @@ import idna
 
 from .._exceptions import InvalidServerName
 
-__all__ = ["ServerName", "is_valid_server_name"]
+__all__ = [
+    "KNOWN_SUPPORT_ROLES",
+    "ServerName",
+    "is_namespaced",
+    "is_support_role",
+    "is_user_id",
+    "is_valid_server_name",
+]
 
 # dns-name = 1*255dns-char (SPEC-NOTES §2.1).
 _MAX_HOSTNAME = 255
@@ -296,3 +303,29 @@ def _shorten(text: str) -> str:
 def _quote(text: str) -> str:
     """``repr`` of :func:`_shorten`, so hidden characters stay visible."""
     return repr(_shorten(text))
+
+
+#: Java package naming (C-S "Well-known URIs"): dotted segments, e.g. im.vector.riot.jitsi.
+_NAMESPACED = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+\Z")
+#: The support roles the spec defines; others must be namespaced (C-S "support").
+KNOWN_SUPPORT_ROLES = frozenset({"m.role.admin", "m.role.security"})
+
+
+def is_namespaced(key: object) -> bool:
+    """Whether a key follows Java package naming (``org.example.key``)."""
+    return isinstance(key, str) and bool(_NAMESPACED.match(key))
+
+
+def is_support_role(role: object) -> bool:
+    """A known support role, or a namespaced one outside the spec's ``m.`` namespace."""
+    if not isinstance(role, str):
+        return False
+    return role in KNOWN_SUPPORT_ROLES or (not role.startswith("m.") and is_namespaced(role))
+
+
+def is_user_id(value: object) -> bool:
+    """Whether ``value`` looks like a Matrix user ID: ``@localpart:server_name``."""
+    if not isinstance(value, str) or not value.startswith("@") or ":" not in value:
+        return False
+    localpart, _, server = value[1:].partition(":")
+    return bool(localpart) and is_valid_server_name(server)

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .._exceptions import ConfigurationError, InvalidServerName
-from .names import ServerName
+from .names import ServerName, is_namespaced, is_support_role, is_user_id
 from .site import DEFAULT_MAX_AGE, Contact, Domain, Site
 
 __all__ = ["SiteConfigError", "site_from_config", "site_from_synapse"]
@@ -26,10 +26,7 @@ _DOMAIN_KEYS = {"server_name", "m_server", "client", "support", "max_age", "tls"
 _CLIENT_KEYS = {"homeserver", "identity_server", "extra"}
 _SUPPORT_KEYS = {"contacts", "support_page"}
 _CONTACT_KEYS = {"role", "matrix_id", "email_address"}
-_KNOWN_ROLES = {"m.role.admin", "m.role.security"}
 _RESERVED_CLIENT_KEYS = {"m.homeserver", "m.identity_server"}
-# Java package naming (C-S "Well-known URIs"): dotted segments, e.g. im.vector.riot.jitsi.
-_NAMESPACED = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+\Z")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\Z")
 _MAX_AGE_LIMIT = 2**31 - 1
 
@@ -239,7 +236,7 @@ def _client(value: Any, where: str, allow_http: bool, report: _Report) -> dict[s
         report.error(f"{where}.extra", "must be a mapping of namespaced keys")
         extra = {}
     for key, item in extra.items():
-        if not isinstance(key, str) or not _NAMESPACED.match(key):
+        if not is_namespaced(key):
             report.error(
                 f"{where}.extra", f"key {key!r} must be namespaced, e.g. org.example.{key}"
             )
@@ -278,36 +275,19 @@ def _contact(value: Any, where: str, report: _Report) -> Contact | None:
         return None
     report.unknown_keys(where, value, _CONTACT_KEYS)
     role, matrix_id, email = (value.get(k) for k in ("role", "matrix_id", "email_address"))
-    if not isinstance(role, str) or not (role in _KNOWN_ROLES or _namespaced_role(role)):
+    if not is_support_role(role):
         report.error(
             f"{where}.role", f"{role!r} must be m.role.admin, m.role.security or namespaced"
         )
     if matrix_id is None and email is None:
         report.error(where, "needs matrix_id or email_address (the spec requires one)")
-    if matrix_id is not None and not _is_user_id(matrix_id):
+    if matrix_id is not None and not is_user_id(matrix_id):
         report.error(
             f"{where}.matrix_id", f"{matrix_id!r} is not a user ID like @admin:example.com"
         )
     if email is not None and not (isinstance(email, str) and _EMAIL.match(email)):
         report.error(f"{where}.email_address", f"{email!r} is not an email address")
     return Contact(str(role), matrix_id, email)
-
-
-def _namespaced_role(role: str) -> bool:
-    return not role.startswith("m.") and bool(_NAMESPACED.match(role))
-
-
-def _is_user_id(value: Any) -> bool:
-    if not isinstance(value, str) or not value.startswith("@") or ":" not in value:
-        return False
-    localpart, _, server = value[1:].partition(":")
-    if not localpart:
-        return False
-    try:
-        ServerName.parse(server)
-    except InvalidServerName:
-        return False
-    return True
 
 
 def _max_age(value: Any, where: str, report: _Report) -> int:

@@ -27,14 +27,13 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from .. import __version__
-from .._core.names import ServerName
+from .._core.names import is_support_role, is_user_id
 from .._core.wellknown import (
     REDIRECT_STATUSES,
     WELL_KNOWN_MAX_SIZE,
     RedirectRefused,
     next_redirect,
 )
-from .._exceptions import InvalidServerName
 from .._io.http import describe_client_error
 
 if TYPE_CHECKING:
@@ -78,7 +77,6 @@ MAX_BODY: Final = WELL_KNOWN_MAX_SIZE
 
 _CORS_HEADER: Final = "Access-Control-Allow-Origin"
 _HEADERS: Final = {"User-Agent": f"matrix-delegation/{__version__}", "Accept": "application/json"}
-_KNOWN_ROLES: Final = frozenset({"m.role.admin", "m.role.security"})
 
 
 # --- results ------------------------------------------------------------------------------
@@ -730,32 +728,19 @@ def _contact_problems(index: int, contact: object) -> list[tuple[str, str | None
         problems.append((f"{where} has no role", _CONTACT_FIX))
     elif not isinstance(role, str):
         problems.append((f"{where}.role is a JSON {_json_type(role)}, not a string", _CONTACT_FIX))
-    elif role not in _KNOWN_ROLES and "." not in role:
+    elif not is_support_role(role):
         message = f"{where}.role {role!r} is neither m.role.admin, m.role.security nor namespaced"
         problems.append((message, _CONTACT_FIX))
     matrix_id = contact.get("matrix_id")
     email = contact.get("email_address")
     if matrix_id is None and email is None:
         problems.append((f"{where} has neither matrix_id nor email_address", _CONTACT_FIX))
-    if matrix_id is not None and not _is_user_id(matrix_id):
+    if matrix_id is not None and not is_user_id(matrix_id):
         problems.append((f"{where}.matrix_id {_show(matrix_id)} is not a user ID", _CONTACT_FIX))
     if email is not None and not (isinstance(email, str) and "@" in email.strip("@")):
         message = f"{where}.email_address {_show(email)} is not an email address"
         problems.append((message, _CONTACT_FIX))
     return problems
-
-
-def _is_user_id(value: object) -> bool:
-    if not isinstance(value, str) or not value.startswith("@") or ":" not in value:
-        return False
-    localpart, server = value[1:].split(":", 1)
-    if not localpart:
-        return False
-    try:
-        ServerName.parse(server)
-    except InvalidServerName:
-        return False
-    return True
 
 
 async def check_support(resolver: Resolver, hostname: str, *, timeout: float) -> SupportReport:
