@@ -12,6 +12,10 @@ Facts (checked with matrix-synapse 1.163.2, see docs/SYNAPSE-ON-LOOPBACK.md):
 Every instance gets its own directory (database, media, pid file, log), its
 own ``127.0.0.X`` and a free port, a plain HTTP listener with the ``client``
 and ``federation`` resources, and the settings that keep it off the internet.
+
+With ``tls=`` (certificate and key PEM files, e.g. from :func:`issue_certificate`)
+the listener serves TLS itself, as a federation listener on port 8448 does;
+``port=`` asks for a port (8448) and falls back to a free one when taken.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import http.client
 import itertools
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -28,15 +33,20 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+if TYPE_CHECKING:
+    import trustme
+
 __all__ = [
+    "FEDERATION_PORT",
     "OFFLINE_SETTINGS",
     "SynapseError",
     "SynapseProcess",
     "generate_base_config",
+    "issue_certificate",
     "loopback_address",
     "start_synapse",
     "start_synapses",
@@ -54,6 +64,9 @@ OFFLINE_SETTINGS: Mapping[str, Any] = {
 }
 
 READY_PATH = "/_matrix/federation/v1/version"
+#: The default federation port, which a TLS listener asks for first.
+FEDERATION_PORT = 8448
+_PORT_ATTEMPTS = 8  # addresses tried for a wanted port before settling for a free one
 _LOG_TAIL_LINES = 40
 # Each instance gets its own loopback address, away from the sandbox's low ones.
 _addresses = itertools.cycle(f"127.0.0.{last}" for last in range(200, 250))
@@ -108,11 +121,50 @@ def loopback_address() -> str:
         return next(_addresses)
 
 
-def _free_port(address: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((address, 0))
-        port: int = probe.getsockname()[1]
-        return port
+def _free_port(address: str, wanted: int = 0) -> int:
+    """``wanted`` if it can be bound on ``address`` now, else a free port there."""
+    for port in (wanted, 0) if wanted else (0,):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # As Twisted does: connections of an earlier run in TIME_WAIT do not block it.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((address, port))
+            except OSError:
+                continue  # taken (or privileged): any free port will do
+            bound: int = probe.getsockname()[1]
+            return bound
+    raise OSError(f"no free port on {address}")
+
+
+def _listen_address(address: str | None, wanted: int | None) -> tuple[str, int]:
+    """The address and port to listen on: ``wanted`` on a fresh address if one has it free."""
+    if address is not None or not wanted:
+        address = address or loopback_address()
+        return address, _free_port(address, wanted or 0)
+    first = loopback_address()
+    candidate = first
+    for _ in range(_PORT_ATTEMPTS):
+        if _free_port(candidate, wanted) == wanted:
+            return candidate, wanted
+        candidate = loopback_address()
+    return first, _free_port(first)
+
+
+def issue_certificate(ca: trustme.CA, names: Sequence[str], directory: Path) -> dict[str, str]:
+    """Write a certificate (chain) for ``names`` and its key as PEM files for Synapse.
+
+    Returns:
+        ``{"certificate": path, "key": path}``, the ``tls=`` of :func:`start_synapse`.
+    """
+    import trustme
+
+    directory.mkdir(parents=True, exist_ok=True)
+    leaf = ca.issue_cert(*names, key_type=trustme.KeyType.ECDSA)
+    stem = directory / (names[0] if names else "certificate")
+    chain, key = stem.with_suffix(".chain.pem"), stem.with_suffix(".key.pem")
+    chain.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+    key.write_bytes(leaf.private_key_pem.bytes())
+    return {"certificate": str(chain), "key": str(key)}
 
 
 def _log_config(log_file: Path) -> dict[str, Any]:
@@ -131,10 +183,22 @@ def _log_config(log_file: Path) -> dict[str, Any]:
     }
 
 
-def runtime_settings(directory: Path, address: str, port: int) -> dict[str, Any]:
-    """Listener, storage, logging and offline settings for one instance in ``directory``."""
+def runtime_settings(
+    directory: Path, address: str, port: int, tls: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Listener, storage, logging and offline settings for one instance in ``directory``.
+
+    With ``tls`` (``{"certificate": path, "key": path}``) the listener serves
+    TLS itself; without, it is plain HTTP behind an imagined reverse proxy.
+    """
     log_config = directory / "log_config.yaml"
     log_config.write_text(yaml.safe_dump(_log_config(directory / "homeserver.log")))
+    tls_settings: dict[str, Any] = {}
+    if tls is not None:
+        tls_settings = {
+            "tls_certificate_path": str(tls["certificate"]),
+            "tls_private_key_path": str(tls["key"]),
+        }
     return {
         "pid_file": str(directory / "homeserver.pid"),
         "listeners": [
@@ -142,11 +206,12 @@ def runtime_settings(directory: Path, address: str, port: int) -> dict[str, Any]
                 "port": port,
                 "bind_addresses": [address],
                 "type": "http",
-                "tls": False,
-                "x_forwarded": True,
+                "tls": tls is not None,
+                "x_forwarded": tls is None,
                 "resources": [{"names": ["client", "federation"], "compress": False}],
             }
         ],
+        **tls_settings,
         "database": {"name": "sqlite3", "args": {"database": str(directory / "homeserver.db")}},
         "media_store_path": str(directory / "media_store"),
         "log_config": str(log_config),
@@ -164,10 +229,11 @@ class SynapseProcess:
     directory: Path
     configs: tuple[Path, ...]
     _output: Any = field(repr=False, default=None)
+    tls: bool = False
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.address}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.address}:{self.port}"
 
     @property
     def overrides(self) -> tuple[Path, ...]:
@@ -206,7 +272,17 @@ class SynapseProcess:
         raise SynapseError(f"Synapse not ready after {timeout:.0f} s:\n" + self.log_tail())
 
     def _answers(self) -> bool:
-        connection = http.client.HTTPConnection(self.address, self.port, timeout=2)
+        connection: http.client.HTTPConnection
+        if self.tls:
+            # Only "is it up?": the certificate names a server name, not this IP.
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            connection = http.client.HTTPSConnection(
+                self.address, self.port, timeout=2, context=context
+            )
+        else:
+            connection = http.client.HTTPConnection(self.address, self.port, timeout=2)
         try:
             connection.request("GET", READY_PATH)
             return connection.getresponse().status == 200
@@ -235,6 +311,8 @@ def start_synapse(
     overrides: Sequence[Path | Mapping[str, Any]] = (),
     *,
     address: str | None = None,
+    tls: Mapping[str, str] | None = None,
+    port: int | None = None,
 ) -> SynapseProcess:
     """Start Synapse with ``-c base -c override... -c runtime`` without waiting for it.
 
@@ -243,13 +321,18 @@ def start_synapse(
         directory: An empty directory for this instance.
         overrides: YAML files, or mappings written to ``override-N.yaml``, in order.
         address: The loopback address; by default the next of 127.0.0.200-249.
+        tls: ``{"certificate": path, "key": path}``: serve TLS on the listener
+            (the certificate must cover the server name peers check it for).
+        port: The port to ask for (e.g. :data:`FEDERATION_PORT`): without
+            ``address``, the first of a few fresh addresses where it is free;
+            a free port when it is taken everywhere or not given. Read the
+            result from ``.address`` and ``.port``.
 
     Call :meth:`SynapseProcess.wait_ready`, and :meth:`SynapseProcess.stop` in
     a finalizer (also when waiting fails).
     """
     directory.mkdir(parents=True, exist_ok=True)
-    address = address or loopback_address()
-    port = _free_port(address)
+    address, port = _listen_address(address, port)
     configs = [base_config]
     for index, override in enumerate(overrides):
         if isinstance(override, Mapping):
@@ -258,7 +341,8 @@ def start_synapse(
             override = path
         configs.append(override)
     runtime = directory / "runtime.yaml"
-    runtime.write_text(yaml.safe_dump(runtime_settings(directory, address, port), sort_keys=False))
+    settings = runtime_settings(directory, address, port, tls)
+    runtime.write_text(yaml.safe_dump(settings, sort_keys=False))
     configs.append(runtime)
     command = [sys.executable, "-m", "synapse.app.homeserver"]
     for config in configs:
@@ -272,12 +356,19 @@ def start_synapse(
         stdout=output,
         stderr=subprocess.STDOUT,
     )
-    return SynapseProcess(process, address, port, directory, tuple(configs), output)
+    return SynapseProcess(
+        process, address, port, directory, tuple(configs), output, tls=tls is not None
+    )
+
+
+Overrides = Sequence[Path | Mapping[str, Any]]
+#: ``(directory, overrides)``, or with a third item: keyword arguments of :func:`start_synapse`.
+Instance = tuple[Path, Overrides] | tuple[Path, Overrides, Mapping[str, Any]]
 
 
 def start_synapses(
     base_config: Path,
-    instances: Sequence[tuple[Path, Sequence[Path | Mapping[str, Any]]]],
+    instances: Sequence[Instance],
     *,
     parallel: int | None = None,
     timeout: float = 30.0,
@@ -289,7 +380,8 @@ def start_synapses(
 
     Args:
         base_config: The generated homeserver.yaml.
-        instances: ``(directory, overrides)`` for each, as for :func:`start_synapse`.
+        instances: ``(directory, overrides)`` for each, as for :func:`start_synapse`,
+            optionally with a third item: its keyword arguments (``tls``, ``port``...).
         parallel: How many start at once (default: the number of CPUs, at least 2).
         timeout: Seconds each may take to become ready.
 
@@ -299,9 +391,11 @@ def start_synapses(
     started: list[SynapseProcess] = []
     lock = threading.Lock()
 
-    def start(instance: tuple[Path, Sequence[Path | Mapping[str, Any]]]) -> SynapseProcess:
-        directory, overrides = instance
-        synapse = start_synapse(base_config, directory, overrides)
+    def start(instance: Instance) -> SynapseProcess:
+        directory, overrides, *options = instance
+        synapse = start_synapse(
+            base_config, directory, overrides, **(options[0] if options else {})
+        )
         with lock:
             started.append(synapse)
         synapse.wait_ready(timeout)

@@ -12,6 +12,7 @@ remote side does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import time
 from dataclasses import dataclass
@@ -92,7 +93,7 @@ async def probe_endpoint(
     version, streams = await _get(streams, ip, port, sni, tls, VERSION_PATH, host_header, timeout)
     keys, streams = await _get(streams, ip, port, sni, tls, KEYS_PATH, host_header, timeout)
     if streams is not None:
-        streams[1].close()
+        await _close(streams[1])
     return EndpointProbe(target, ip, port, connect_ms, None, tls, version, keys)
 
 
@@ -118,11 +119,11 @@ async def fetch_path(
     tls, streams = await _handshake(reader, writer, ip, port, tls_name, context, timeout)
     if streams is None or not tls.verified:
         if streams is not None:
-            streams[1].close()
+            await _close(streams[1])
         return HttpResult(None, b"", f"TLS: {tls.verify_error}")
     result, streams = await _get(streams, ip, port, tls_name, tls, path, host_header, timeout)
     if streams is not None:
-        streams[1].close()
+        await _close(streams[1])
     return result
 
 
@@ -140,10 +141,10 @@ async def _handshake(
             await writer.start_tls(context, server_hostname=sni)
         return _session_info(writer, sni, True, None, None), (reader, writer)
     except ssl.SSLCertVerificationError as exc:
-        writer.close()
+        await _close(writer)
         refused = (exc.verify_message or str(exc), exc.verify_code)
     except (ssl.SSLError, OSError, TimeoutError) as exc:
-        writer.close()
+        await _close(writer)
         reason = f"TLS handshake failed: {_reason(exc, timeout)}"
         return TlsInfo(None, None, _sni(sni, ip), False, reason, None, None), None
     # Look at the refused certificate anyway, over a connection we do not trust.
@@ -173,6 +174,14 @@ def _session_info(
         code,
         certificate,
     )
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    """Close and wait: a TLS close is an exchange, and a socket left mid-way leaks."""
+    writer.close()
+    with contextlib.suppress(OSError, TimeoutError, ssl.SSLError):
+        async with asyncio.timeout(1.0):
+            await writer.wait_closed()
 
 
 def _sni(sni: str, ip: str) -> str | None:
@@ -207,13 +216,13 @@ async def _get(
             writer.write(_request(path, host))
             status, body, keep = await _read_response(reader)
     except _TooLarge:
-        writer.close()
+        await _close(writer)
         return HttpResult(None, b"", f"response larger than {MAX_RESPONSE} bytes"), None
     except (OSError, TimeoutError, httptools.HttpParserError) as exc:
-        writer.close()
+        await _close(writer)
         return HttpResult(None, b"", _reason(exc, timeout)), None
     if not keep:
-        writer.close()
+        await _close(writer)
         return HttpResult(status, body), None
     return HttpResult(status, body), streams
 
