@@ -86,25 +86,21 @@ async def check_server(
         invalid = (problem("invalid-server-name", str(exc)),)
         return Report(server_name, False, None, (), None, None, invalid)
     resolution = await _resolve(resolver, server_name)
-    client_task = asyncio.ensure_future(check_client(resolver, host, timeout=timeout))
-    support_task = asyncio.ensure_future(check_support(resolver, host, timeout=timeout))
-    endpoints = await _probe_all(resolver, resolution, timeout, clock())
-    found = discovery_problems(resolution)
-    if resolution.well_known is not None and not resolution.well_known.valid:
-        found.extend(await _well_known_on_8448(resolver, host, timeout))
-    by_address = await _well_known_by_address(resolver, resolution, host, timeout)
-    found.extend(_address_disagreement(by_address))
-    fallback = await _fallback(resolver, resolution, timeout, clock())
-    if fallback is not None and not fallback.ok:
-        found.append(_fallback_problem(fallback))
-    for report in endpoints:
-        found.extend(_endpoint_problems(report, resolution, clock()))
-    disagreement = _consistency(endpoints)
-    found.extend(disagreement)
-    client, support = await client_task, await support_task
+    client_side = asyncio.gather(
+        check_client(resolver, host, timeout=timeout),
+        check_support(resolver, host, timeout=timeout),
+    )
+    try:
+        endpoints, found, fallback, by_address = await _federation_side(
+            resolver, resolution, host, timeout, clock
+        )
+        client, support = await client_side
+    finally:
+        client_side.cancel()  # when this check is cancelled (a deadline), so are they
     found.extend(_from_findings(client.findings + support.findings))
     # Every address must work, and all must be the same server: a peer picks one.
-    ok = resolution.ok and bool(endpoints) and all(e.ok for e in endpoints) and not disagreement
+    disagree = any(p.code == "endpoints-disagree" for p in found)
+    ok = resolution.ok and bool(endpoints) and all(e.ok for e in endpoints) and not disagree
     return Report(
         server_name,
         ok,
@@ -116,6 +112,29 @@ async def check_server(
         fallback,
         tuple(by_address),
     )
+
+
+async def _federation_side(
+    resolver: Resolver,
+    resolution: Resolution,
+    host: str,
+    timeout: float,
+    clock: Callable[[], float],
+) -> tuple[list[EndpointReport], list[Problem], Fallback | None, list[tuple[str, str]]]:
+    """Endpoints, .well-known details and the fallback route, with their problems."""
+    endpoints = await _probe_all(resolver, resolution, timeout, clock())
+    found = discovery_problems(resolution)
+    if resolution.well_known is not None and not resolution.well_known.valid:
+        found.extend(await _well_known_on_8448(resolver, host, timeout))
+    by_address = await _well_known_by_address(resolver, resolution, host, timeout)
+    found.extend(_address_disagreement(by_address))
+    fallback = await _fallback(resolver, resolution, timeout, clock())
+    if fallback is not None and not fallback.ok:
+        found.append(_fallback_problem(fallback))
+    for report in endpoints:
+        found.extend(_endpoint_problems(report, resolution, clock()))
+    found.extend(_consistency(endpoints))
+    return endpoints, found, fallback, by_address
 
 
 async def _resolve(resolver: Resolver, server_name: str) -> Resolution:
