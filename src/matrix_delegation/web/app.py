@@ -1,0 +1,389 @@
+"""The web checker: the page, the federation-tester API, our JSON, health and metrics.
+
+``create_app(settings)`` builds the aiohttp application; ``docs/web-api.md``
+describes every route. Checks go through :class:`~.limits.ReportSource`
+(cache, coalescing, a bound on checks at once) and a per-client token
+bucket, each under a deadline. The resolver keeps the default IP blocklist
+(plus whatever ``resolver_options`` allows), enforced on every connection.
+Responses never carry exception text: anything unexpected is logged and
+answered with a plain 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import importlib
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from .._core.names import ServerName
+from .._exceptions import InvalidServerName
+from ..checker.check import Report, check_server
+from ..checker.output import report_json, report_text
+from ..checker.problems import Problem
+from ..resolver import Resolver
+from .limits import Busy, RateLimited, ReportCache, ReportSource, TokenBuckets, client_key
+from .tester_compat import tester_report
+
+__all__ = ["SETTINGS", "WebSettings", "create_app", "timed_out"]
+
+_log = logging.getLogger("matrix_delegation.web")
+
+MAX_SERVER_NAME = 255
+STATIC_DIR = Path(__file__).parent / "static"
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+_CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, OPTIONS",
+    "Access-Control-Allow-Headers": "Accept, Content-Type",
+}
+_BUSY_RETRY_SECONDS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    """How the web checker runs.
+
+    Attributes:
+        resolver_options: Keyword arguments for :class:`~matrix_delegation.Resolver`
+            (DNS servers, CA file, allowed IP ranges, ``connect_to``, timeout).
+        check_timeout: The bound on each network operation of a check, in seconds.
+        deadline: The bound on a whole check; past it the report says so.
+        rate_per_minute: New checks a client may start per minute.
+        burst: New checks a client may start at once.
+        max_running: Checks running at once, over all clients.
+        cache_ttl: How long a report is served again, in seconds (0: never).
+        cache_size: How many reports are kept at most.
+        max_clients: How many clients' rate-limit state is kept at most.
+    """
+
+    resolver_options: Mapping[str, Any] = field(default_factory=dict)
+    check_timeout: float = 10.0
+    deadline: float = 30.0
+    rate_per_minute: float = 10.0
+    burst: int = 5
+    max_running: int = 20
+    cache_ttl: float = 60.0
+    cache_size: int = 1000
+    max_clients: int = 100_000
+
+
+class _Metrics:
+    """The app's own Prometheus registry (never the process-wide default one)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        prefix = "matrix_delegation_web"
+        self.checks = Counter(
+            f"{prefix}_checks", "Checks run, by verdict", ["verdict"], registry=self.registry
+        )
+        self.duration = Histogram(
+            f"{prefix}_check_duration_seconds",
+            "How long a check took",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60),
+            registry=self.registry,
+        )
+        self.reports = Counter(
+            f"{prefix}_report_requests",
+            "Report requests by source: cache hit, cache miss (a new check) or coalesced",
+            ["source"],
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            f"{prefix}_rate_limited_requests", "Requests refused by the rate limit",
+            registry=self.registry,
+        )  # fmt: skip
+        self.busy = Counter(
+            f"{prefix}_busy_requests", "Requests refused: too many checks running",
+            registry=self.registry,
+        )  # fmt: skip
+        self.running = Gauge(
+            f"{prefix}_checks_running", "Checks running now", registry=self.registry
+        )
+
+
+@dataclass(slots=True)
+class _State:
+    settings: WebSettings
+    resolver: Resolver
+    metrics: _Metrics
+    buckets: TokenBuckets
+    source: ReportSource = field(init=False)
+
+
+SETTINGS = web.AppKey("settings", WebSettings)
+_STATE = web.AppKey("state", _State)
+
+
+def create_app(settings: WebSettings) -> web.Application:
+    """The web checker as an aiohttp application."""
+    app = web.Application(middlewares=[_errors], client_max_size=16 * 1024)
+    metrics = _Metrics()
+    state = _State(
+        settings,
+        Resolver(**settings.resolver_options),
+        metrics,
+        TokenBuckets(settings.rate_per_minute, settings.burst, max_clients=settings.max_clients),
+    )
+    cache = ReportCache(settings.cache_ttl, settings.cache_size)
+    state.source = ReportSource(
+        lambda name: _run_check(state, name), cache, max_running=settings.max_running
+    )
+    metrics.running.set_function(lambda: state.source.running)
+    app[SETTINGS] = settings
+    app[_STATE] = state
+    app.on_response_prepare.append(_add_headers)
+    app.on_cleanup.append(_close)
+    app.router.add_get("/", _index)
+    app.router.add_get("/static/{name:[A-Za-z0-9][A-Za-z0-9_.-]*}", _static)
+    app.router.add_get("/api/report", _api_report)
+    app.router.add_get("/api/federation-ok", _api_federation_ok)
+    app.router.add_get("/api/v1/check", _api_check)
+    app.router.add_route("OPTIONS", "/api/{tail:.*}", _preflight)
+    app.router.add_get("/health", _health)
+    app.router.add_get("/metrics", _metrics)
+    return app
+
+
+async def _close(app: web.Application) -> None:
+    state = app[_STATE]
+    await state.source.close()
+    await state.resolver.close()
+
+
+# --- checking -----------------------------------------------------------------------------
+
+
+def timed_out(server_name: str, deadline: float) -> Report:
+    """The report of a check stopped at its deadline."""
+    message = f"the check of {server_name} did not finish within {deadline:g} s"
+    fix = "Check that DNS and every endpoint answer promptly; slow answers break federation too."
+    found = Problem("check-timeout", "error", message, fix)
+    return Report(server_name, False, None, (), None, None, (found,))
+
+
+async def _run_check(state: _State, name: str) -> Report:
+    """One check under the deadline; counted and timed."""
+    settings = state.settings
+    started = time.perf_counter()
+    deadline = asyncio.timeout(settings.deadline)
+    try:
+        async with deadline:
+            report = await check_server(state.resolver, name, timeout=settings.check_timeout)
+        verdict = "ok" if report.federation_ok else "fail"
+    except TimeoutError:
+        if not deadline.expired():
+            raise
+        report, verdict = timed_out(name, settings.deadline), "timeout"
+    state.metrics.duration.observe(time.perf_counter() - started)
+    state.metrics.checks.labels(verdict).inc()
+    return report
+
+
+class _ApiError(Exception):
+    """A refusal with a status, a Matrix-style errcode and a message safe to show."""
+
+    def __init__(
+        self, status: int, errcode: str, message: str, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.errcode, self.message = status, errcode, message
+        self.retry_after = retry_after
+
+    def body(self) -> dict[str, Any]:
+        document: dict[str, Any] = {"errcode": self.errcode, "error": self.message}
+        if self.retry_after is not None:
+            document["retry_after_ms"] = int(self.retry_after * 1000)
+        return document
+
+    def headers(self) -> dict[str, str]:
+        if self.retry_after is None:
+            return {}
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
+
+
+def _server_name(request: web.Request) -> str:
+    """The ``server_name`` parameter, validated; raises :class:`_ApiError` (400)."""
+    values = request.query.getall("server_name", [])
+    name = values[0].strip() if len(values) == 1 else ""
+    if len(values) > 1:
+        raise _ApiError(400, "M_INVALID_PARAM", "give server_name once")
+    if not name:
+        raise _ApiError(400, "M_INVALID_PARAM", "server_name is required")
+    if len(name) > MAX_SERVER_NAME:
+        raise _ApiError(400, "M_INVALID_PARAM", "server_name is longer than 255 characters")
+    try:
+        ServerName.parse(name)
+    except InvalidServerName:
+        message = "server_name is not a Matrix server name (hostname[:port])"
+        raise _ApiError(400, "M_INVALID_PARAM", message) from None
+    return name
+
+
+async def _report(request: web.Request, name: str) -> Report:
+    """The report for ``name``: cached, joined, or checked now if the client may."""
+    state = request.app[_STATE]
+
+    def admit() -> None:
+        try:
+            state.buckets.take(client_key(request.remote))
+        except RateLimited as exc:
+            state.metrics.rate_limited.inc()
+            message = "too many checks from your address; try again later"
+            raise _ApiError(429, "M_LIMIT_EXCEEDED", message, exc.retry_after) from None
+
+    try:
+        report, source = await state.source.report(name, admit)
+    except Busy:
+        state.metrics.busy.inc()
+        message = "too many checks are running; try again shortly"
+        raise _ApiError(503, "M_UNKNOWN", message, _BUSY_RETRY_SECONDS) from None
+    state.metrics.reports.labels(source).inc()
+    return report
+
+
+# --- handlers -----------------------------------------------------------------------------
+
+
+async def _api_report(request: web.Request) -> web.Response:
+    report = await _report(request, _server_name(request))
+    return web.json_response(tester_report(report))
+
+
+async def _api_federation_ok(request: web.Request) -> web.Response:
+    report = await _report(request, _server_name(request))
+    return web.Response(text="GOOD" if report.federation_ok else "BAD")
+
+
+async def _api_check(request: web.Request) -> web.Response:
+    report = await _report(request, _server_name(request))
+    return web.json_response(report_json(report))
+
+
+async def _preflight(request: web.Request) -> web.Response:
+    return web.Response(status=204)
+
+
+async def _health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[_STATE].metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _index(request: web.Request) -> web.Response:
+    if not request.query.get("server_name", "").strip():
+        return _html(_page(None, server_name=None, error=None))
+    try:
+        name = _server_name(request)
+        report = await _report(request, name)
+    except _ApiError as exc:
+        page = _page(None, server_name=None, error=exc.message)
+        return _html(page, status=exc.status, headers=exc.headers())
+    return _html(_page(report, server_name=name, error=None))
+
+
+async def _static(request: web.Request) -> web.FileResponse:
+    path = STATIC_DIR / request.match_info["name"]
+    if path.is_symlink() or not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
+
+
+# --- responses ----------------------------------------------------------------------------
+
+
+def _html(
+    text: str, *, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        text=text, status=status, headers=headers, content_type="text/html", charset="utf-8"
+    )
+
+
+def _json_error(error: _ApiError) -> web.Response:
+    return web.json_response(error.body(), status=error.status, headers=error.headers())
+
+
+@web.middleware
+async def _errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Refusals become JSON; anything unexpected becomes a bare 500 and a log line."""
+    try:
+        return await handler(request)
+    except _ApiError as error:
+        return _json_error(error)
+    except web.HTTPException:
+        raise
+    except Exception:
+        _log.exception("internal error answering %s %s", request.method, request.path)
+        return _json_error(_ApiError(500, "M_UNKNOWN", "internal error"))
+
+
+async def _add_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(_SECURITY_HEADERS)
+    if request.path.startswith("/api/"):
+        response.headers.update(_CORS_HEADERS)
+
+
+# --- the page -----------------------------------------------------------------------------
+
+
+class _RenderPage(Protocol):
+    def __call__(
+        self, report: Report | None, *, server_name: str | None, error: str | None
+    ) -> str: ...
+
+
+def _page(report: Report | None, *, server_name: str | None, error: str | None) -> str:
+    """The full page from ``page.render_page``, or a bare one while it does not exist."""
+    try:
+        module = importlib.import_module(f"{__package__}.page")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__package__}.page":
+            raise
+        return _bare_page(report, error)
+    render = cast(_RenderPage, module.render_page)
+    return render(report, server_name=server_name, error=error)
+
+
+def _bare_page(report: Report | None, error: str | None) -> str:
+    parts = [
+        '<!doctype html><html lang="en"><meta charset="utf-8">',
+        "<title>Matrix federation checker</title>",
+        '<form action="/" method="get"><label>Server name ',
+        '<input name="server_name" maxlength="255" required></label>',
+        "<button>Check</button></form>",
+    ]
+    if error is not None:
+        parts.append(f'<p role="alert">{html.escape(error)}</p>')
+    if report is not None:
+        parts.append(f"<pre>{html.escape(report_text(report))}</pre>")
+    return "".join(parts) + "</html>\n"
