@@ -199,6 +199,7 @@ class Resolver:
         host = ServerName.parse(server_name).lookup_name
         stale = self._resolutions.get_stale(server_name)
         self._resolutions.pop(server_name)
+        self._resolutions.pop("\0" + server_name)  # the variant without .well-known
         self._well_known.pop(host)
         hosts = {host}
         if stale is not None:
