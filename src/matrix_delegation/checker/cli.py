@@ -1,4 +1,10 @@
-"""``matrix-delegation check``: one report per name, as text or JSON (Lines)."""
+"""``matrix-delegation check``: one report per name, as text or JSON (Lines).
+
+With a list (``--from-file`` or several names) reports stream out as they
+finish, a summary (counts by route and by problem code) goes to stderr at the
+end, and a progress line is drawn on stderr when it is a terminal. Only
+counters are kept, so memory does not grow with the length of the list.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,11 @@ import argparse
 import asyncio
 import json
 import sys
+import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import TextIO
 
 from .._core.names import ServerName
 from .._exceptions import ConfigurationError
@@ -14,7 +24,13 @@ from ..resolver import Resolver
 from .check import Report, check_server
 from .output import report_json, report_text
 
-__all__ = ["run_check"]
+__all__ = ["Summary", "run_check"]
+
+_PROGRESS_EVERY = 0.1  # seconds between redraws of the progress line
+# Each name is checked once: the resolver's caches only need to hold the names
+# in flight (and shared SRV targets), not every name of a long list.
+_CACHE_PER_CHECK = 10
+_MIN_CACHE = 1000
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -31,22 +47,95 @@ def run_check(args: argparse.Namespace) -> int:
         allow_ip_ranges=args.allow_ip_range,
         connect_to=args.connect_to,
         timeout=args.timeout,
+        max_cache_entries=max(_MIN_CACHE, _CACHE_PER_CHECK * args.concurrency),
     )
     return run(_check_all(resolver, args))
 
 
+@dataclass
+class Summary:
+    """Counts over a run: how many were checked and OK, by route and by problem code."""
+
+    checked: int = 0
+    ok: int = 0
+    routes: Counter[str] = field(default_factory=Counter)
+    codes: Counter[str] = field(default_factory=Counter)
+
+    def add(self, report: Report) -> None:
+        """Count one report (and forget it)."""
+        self.checked += 1
+        self.ok += report.federation_ok
+        route = report.resolution.route if report.resolution is not None else None
+        self.routes[route.value if route else "failed"] += 1
+        self.codes.update({found.code for found in report.problems})
+
+    @property
+    def failing(self) -> int:
+        """Names with which federation does not work."""
+        return self.checked - self.ok
+
+    def text(self) -> str:
+        """The summary for a person: totals, then routes and codes, most frequent first."""
+        lines = [f"checked {self.checked}: {self.ok} OK, {self.failing} failing"]
+        for title, counts in (("by route", self.routes), ("by problem code", self.codes)):
+            if counts:
+                lines.append(f"{title}:")
+                lines += [f"  {count:>8}  {key}" for key, count in _by_count(counts)]
+        return "\n".join(lines) + "\n"
+
+
+def _by_count(counts: Counter[str]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+class _Progress:
+    """A one-line progress display on a terminal, redrawn at most every 0.1 s."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._started = self._drawn = time.monotonic()
+
+    def update(self, summary: Summary) -> None:
+        now = time.monotonic()
+        if now - self._drawn >= _PROGRESS_EVERY:
+            self._drawn = now
+            rate = summary.checked / max(now - self._started, 1e-9)
+            line = f"{summary.checked} checked, {summary.ok} OK, {summary.failing} failing"
+            self._stream.write(f"\r\x1b[K{line}, {rate:.0f}/s")
+            self._stream.flush()
+
+    def close(self) -> None:
+        self._stream.write("\r\x1b[K")
+        self._stream.flush()
+
+
 async def _check_all(resolver: Resolver, args: argparse.Namespace) -> int:
-    all_ok = True
-    lines = args.json and (args.from_file is not None or len(args.names) > 1)
-    async with resolver:
-        async for report in _reports(resolver, _names(args), args.concurrency, args.timeout):
-            all_ok &= report.federation_ok
-            if args.json:
-                indent = None if lines else 2
-                print(json.dumps(report_json(report), indent=indent), flush=True)
-            else:
-                print(report_text(report), flush=True)
-    return 0 if all_ok else 1
+    many = args.from_file is not None or len(args.names) > 1
+    summary = Summary()
+    progress = _Progress(sys.stderr) if many and sys.stderr.isatty() else None
+    try:
+        async with resolver:
+            reports = _reports(resolver, _names(args), args.concurrency, args.timeout)
+            async for report in reports:
+                summary.add(report)
+                _write(report, args.json, many)
+                if progress is not None:
+                    progress.update(summary)
+    finally:
+        if progress is not None:
+            progress.close()
+    if many:
+        sys.stderr.write(summary.text())
+    return 0 if summary.failing == 0 else 1
+
+
+def _write(report: Report, as_json: bool, lines: bool) -> None:
+    if as_json:
+        text = json.dumps(report_json(report), indent=None if lines else 2)
+    else:
+        text = report_text(report)
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
 
 
 def _names(args: argparse.Namespace) -> Iterator[str]:
@@ -75,19 +164,28 @@ async def _reports(
     Names are read lazily and results leave as soon as they are ready, so a
     list of any length costs memory for ``concurrency`` checks only.
     """
-    queue: asyncio.Queue[Report | None] = asyncio.Queue(maxsize=concurrency)
+    queue: asyncio.Queue[Report | Exception | None] = asyncio.Queue(maxsize=concurrency)
 
     async def worker() -> None:
-        for name in names:
-            await queue.put(await check_server(resolver, name, timeout=timeout))
-        await queue.put(None)
+        try:
+            for name in names:
+                await queue.put(await check_server(resolver, name, timeout=timeout))
+        except Exception as exc:  # a bug, or an unreadable list: stop the run with it
+            await queue.put(exc)
+        else:
+            await queue.put(None)
 
     workers = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
-    finished = 0
-    while finished < len(workers):
-        report = await queue.get()
-        if report is None:
-            finished += 1
-        else:
-            yield report
-    await asyncio.gather(*workers)
+    try:
+        finished = 0
+        while finished < len(workers):
+            item = await queue.get()
+            if isinstance(item, Exception):
+                raise item
+            if item is None:
+                finished += 1
+            else:
+                yield item
+    finally:
+        for task in workers:
+            task.cancel()
