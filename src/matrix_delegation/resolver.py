@@ -302,6 +302,10 @@ class Resolver:
                 ssl=self._ssl,
                 use_dns_cache=False,  # every connection is resolved (and checked) anew
                 limit=0,
+                # Each host is asked once a day at most: a kept-alive connection
+                # only helps the redirects of one fetch. Idle TLS connections to
+                # thousands of hosts held hundreds of MiB in bulk checks.
+                keepalive_timeout=1.0,
             )
             self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
             self._fetcher = WellKnownFetcher(

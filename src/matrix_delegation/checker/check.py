@@ -18,8 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
 from .._core.model import Endpoint, Resolution, Route
 from .._core.names import ServerName
 from .._core.overrides import apply_connect_to
@@ -124,8 +122,7 @@ async def _federation_side(
     """Endpoints, .well-known details and the fallback route, with their problems."""
     endpoints = await _probe_all(resolver, resolution, timeout, clock())
     found = discovery_problems(resolution)
-    if resolution.well_known is not None and not resolution.well_known.valid:
-        found.extend(await _well_known_on_8448(resolver, host, timeout))
+    found.extend(_well_known_on_8448(resolution, endpoints))
     by_address = await _well_known_by_address(resolver, resolution, host, timeout)
     found.extend(_address_disagreement(by_address))
     fallback = await _fallback(resolver, resolution, timeout, clock())
@@ -222,6 +219,7 @@ async def _probe_all(
                 host_header=resolution.host_header or resolution.server_name,
                 context=resolver.ssl_context,
                 timeout=timeout,
+                also_well_known=resolution.route is Route.DEFAULT_PORT,
             )
         return _judge(probe, resolution.server_name, now)
 
@@ -337,17 +335,21 @@ def _consistency(endpoints: list[EndpointReport]) -> list[Problem]:
     return [problem("endpoints-disagree", f"different keys by address: {described}")]
 
 
-async def _well_known_on_8448(resolver: Resolver, host: str, timeout: float) -> list[Problem]:
-    """The classic mistake: the file is on the federation port instead of 443."""
-    url = f"https://{host}:8448/.well-known/matrix/server"
-    try:
-        async with asyncio.timeout(timeout):
-            async with resolver.http_session().get(url, allow_redirects=False) as response:
-                body = await response.content.read(50 * 1024)
-                if response.status == 200 and "m.server" in json.loads(body):
-                    return [problem("well-known-on-8448", f"{url} answers, but port 443 does not")]
-    except (aiohttp.ClientError, OSError, TimeoutError, ValueError, TypeError):
-        pass  # not served there either
+def _well_known_on_8448(resolution: Resolution, endpoints: list[EndpointReport]) -> list[Problem]:
+    """The classic mistake: the file is on the federation port instead of 443.
+
+    Seen on the default-port route, where the probes connect to port 8448 of the
+    server name itself and fetch the file there over the same connection.
+    """
+    for report in endpoints:
+        found = report.probe.well_known
+        if found is None or found.status != 200:
+            continue
+        _, server, _, _ = parse_server_body(found.body)
+        if server is not None:
+            where = _address(report.probe.ip, report.probe.port)
+            message = f"{where} serves m.server {str(server)!r}, but port 443 does not"
+            return [problem("well-known-on-8448", message)]
     return []
 
 

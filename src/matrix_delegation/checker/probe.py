@@ -25,6 +25,7 @@ __all__ = ["EndpointProbe", "HttpResult", "TlsInfo", "fetch_path", "probe_endpoi
 
 VERSION_PATH = "/_matrix/federation/v1/version"
 KEYS_PATH = "/_matrix/key/v2/server"
+WELL_KNOWN_PATH = "/.well-known/matrix/server"
 MAX_RESPONSE = 512 * 1024  # far above any real key response; a 10 MB one is refused
 
 
@@ -62,6 +63,7 @@ class EndpointProbe:
     tls: TlsInfo | None
     version: HttpResult | None
     keys: HttpResult | None
+    well_known: HttpResult | None = None  # only when asked for (the default-port route)
 
 
 class _TooLarge(Exception):
@@ -77,8 +79,13 @@ async def probe_endpoint(
     host_header: str,
     context: ssl.SSLContext,
     timeout: float,
+    also_well_known: bool = False,
 ) -> EndpointProbe:
-    """Connect to ``ip:port`` as a homeserver would and fetch version and keys."""
+    """Connect to ``ip:port`` as a homeserver would and fetch version and keys.
+
+    With ``also_well_known``, ``/.well-known/matrix/server`` too, over the same
+    connection.
+    """
     sni = tls_name or ip  # Python sends no SNI for an IP and checks the IP SAN instead
     started = time.perf_counter()
     try:
@@ -92,9 +99,14 @@ async def probe_endpoint(
         return EndpointProbe(target, ip, port, connect_ms, tls.verify_error, tls, None, None)
     version, streams = await _get(streams, ip, port, sni, tls, VERSION_PATH, host_header, timeout)
     keys, streams = await _get(streams, ip, port, sni, tls, KEYS_PATH, host_header, timeout)
+    well_known = None
+    if also_well_known:
+        # The classic mistake is the file on the federation port: look while we are here.
+        path = WELL_KNOWN_PATH
+        well_known, streams = await _get(streams, ip, port, sni, tls, path, host_header, timeout)
     if streams is not None:
         await _close(streams[1])
-    return EndpointProbe(target, ip, port, connect_ms, None, tls, version, keys)
+    return EndpointProbe(target, ip, port, connect_ms, None, tls, version, keys, well_known)
 
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
@@ -254,6 +266,8 @@ class _Response:
     def __init__(self) -> None:
         self.body = bytearray()
         self.done = False
+        self.keep_alive = False
+        self.parser: httptools.HttpResponseParser | None = None
 
     def on_body(self, chunk: bytes) -> None:
         self.body += chunk
@@ -262,11 +276,15 @@ class _Response:
 
     def on_message_complete(self) -> None:
         self.done = True
+        # Asked here: once the message is complete the parser resets, and
+        # afterwards it always answers "close" (a second TLS handshake per probe).
+        assert self.parser is not None
+        self.keep_alive = self.parser.should_keep_alive()
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
     collected = _Response()
-    parser = httptools.HttpResponseParser(collected)
+    parser = collected.parser = httptools.HttpResponseParser(collected)
     received = 0
     while not collected.done:
         chunk = await reader.read(65536)
@@ -283,7 +301,7 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool
             break
     if not collected.done:
         raise OSError("the connection closed before the response was complete")
-    return parser.get_status_code(), bytes(collected.body), parser.should_keep_alive()
+    return parser.get_status_code(), bytes(collected.body), collected.keep_alive
 
 
 def _connect_error(exc: BaseException, timeout: float) -> str:
