@@ -1,0 +1,53 @@
+"""What every worker of ``compare.py`` shares: the names, the right answers, the figures.
+
+Each implementation runs in a fresh process (``python benchmarks/_compare_*.py SETUP C``)
+that reads the sandbox's setup from a JSON file and prints its figures as one JSON
+object on stdout; start-up (imports, building the resolver) is not in the timings.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import sys
+from typing import Any
+
+__all__ = ["emit", "load", "peak_rss_mib", "summary"]
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory so far, in MiB."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def summary(count: int, wall: float, latencies: list[float]) -> dict[str, float]:
+    """Names per second over the whole batch and the p50 and p99 latencies."""
+    ordered = sorted(latencies)
+    return {
+        "names_per_s": round(count / wall, 1),
+        "p50_ms": round(1000 * statistics.median(ordered), 2) if ordered else float("nan"),
+        "p99_ms": round(1000 * ordered[int(0.99 * (len(ordered) - 1))], 2)
+        if ordered
+        else float("nan"),
+        "wall_s": round(wall, 3),
+    }
+
+
+def load(argv: list[str]) -> tuple[dict[str, Any], dict[str, str], int]:
+    """The worker's arguments: the setup, the names with their right answers, concurrency.
+
+    The names and the address each must end at (its SRV target's A record) come from
+    the sandbox, so that no worker imports resolve_fanout (and with it our package,
+    which would weigh in the other implementations' memory).
+    """
+    setup_file, concurrency = argv
+    with open(setup_file) as handle:
+        setup: dict[str, Any] = json.load(handle)
+    return setup, dict(zip(setup["names"], setup["expected"], strict=True)), int(concurrency)
+
+
+def emit(figures: dict[str, Any]) -> None:
+    """Hand the figures back to compare.py: one JSON line on stdout."""
+    sys.stdout.write(json.dumps(figures) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,140 @@
+"""The physical limit under a cold resolution: fresh TLS handshakes plus one GET, per second.
+
+    python benchmarks/_compare_tls.py SETUP.json CONCURRENCY HOST PORT COUNT
+
+A Python client (asyncio on uvloop, as our resolver runs) opens ``COUNT`` connections,
+``CONCURRENCY`` at a time, each a full TLS handshake (no session resumption) with SNI
+``n<i>.bench.test``, verifying the sandbox's certificate against the sandbox CA, then
+one ``GET /.well-known/matrix/server`` with ``Connection: close``, read to the end. Run
+against the sandbox's own HTTPS host and against nginx (one worker) serving a file with
+the same wildcard certificate from the same CA. ``nginx()`` starts and stops that nginx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import ssl
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from _compare_common import emit, load, summary
+
+PATH = "/.well-known/matrix/server"
+READY_TIMEOUT = 20.0
+NGINX_CONF = """\
+daemon off;
+master_process on;
+worker_processes 1;
+pid {work}/nginx.pid;
+error_log {work}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {work}/body;
+    proxy_temp_path {work}/proxy;
+    fastcgi_temp_path {work}/fastcgi;
+    uwsgi_temp_path {work}/uwsgi;
+    scgi_temp_path {work}/scgi;
+    server {{
+        listen {address}:{port} ssl;
+        ssl_certificate {work}/cert.pem;
+        ssl_certificate_key {work}/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        location = {path} {{
+            default_type application/json;
+            return 200 '{{"m.server": "m0.bench.test"}}';
+        }}
+    }}
+}}
+"""
+
+
+async def _handshakes(
+    host: str, port: int, names: list[str], ca_file: str, concurrency: int
+) -> dict[str, Any]:
+    context = ssl.create_default_context(cafile=ca_file)
+    pending = iter(names)
+    latencies: list[float] = []
+    ok = 0
+
+    async def worker() -> None:
+        nonlocal ok
+        for server_name in pending:
+            started = time.perf_counter()
+            reader, writer = await asyncio.open_connection(
+                host, port, ssl=context, server_hostname=server_name
+            )
+            request = f"GET {PATH} HTTP/1.1\r\nHost: {server_name}\r\nConnection: close\r\n\r\n"
+            writer.write(request.encode("ascii"))
+            response = await reader.read()
+            writer.close()
+            latencies.append(time.perf_counter() - started)
+            ok += response.startswith(b"HTTP/1.1 200")
+
+    started = time.perf_counter()
+    await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(concurrency))), 600)
+    figures = summary(len(names), time.perf_counter() - started, latencies)
+    return {"handshakes_per_s": figures.pop("names_per_s"), **figures, "ok": ok}
+
+
+@contextlib.contextmanager
+def nginx(work: Path, setup: dict[str, Any]) -> Iterator[tuple[str, int]]:
+    """nginx (one worker) serving the file over TLS with the sandbox certificate."""
+    from serve import launch, log_tail, stop
+
+    from matrix_delegation.sandbox import free_loopback_address
+
+    if shutil.which("nginx") is None:
+        raise RuntimeError("nginx is not installed")
+    port = 8443
+    address = free_loopback_address(port, first=150)
+    if address is None:
+        raise RuntimeError(f"no 127.0.0.X has port {port} free")
+    work.mkdir(exist_ok=True)
+    shutil.copy(setup["files"]["certificate"], work / "cert.pem")
+    shutil.copy(setup["files"]["key"], work / "key.pem")
+    conf = work / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(work=work, address=address, port=port, path=PATH))
+    command = ["nginx", "-p", str(work), "-e", str(work / "nginx-error.log"), "-c", str(conf)]
+    process = launch(command, work / "nginx.log", work)
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not _listening(address, port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"nginx did not start:\n{log_tail(work / 'nginx-error.log')}")
+            time.sleep(0.05)
+        yield address, port
+    finally:
+        stop(process)
+
+
+def _listening(address: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((address, port), timeout=1):
+        return True
+    return False
+
+
+def main(argv: list[str]) -> int:
+    setup, expected, concurrency = load(argv[:2])
+    host, port, count = argv[2], int(argv[3]), int(argv[4])
+    names = [list(expected)[index % len(expected)] for index in range(count)]
+    try:
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            figures = runner.run(_handshakes(host, port, names, setup["ca_file"], concurrency))
+    except Exception as exc:  # reported, not hidden: compare.py shows why
+        emit({"error": f"{type(exc).__name__}: {exc}"})
+        return 1
+    emit(figures)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
