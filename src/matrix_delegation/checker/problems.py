@@ -303,7 +303,7 @@ def problems_markdown() -> str:
         "(`error`: federation or login breaks for some or all peers; `warning`: likely to",
         "break some; `info`: worth knowing), a `message` with the values seen, and a `fix`.",
         "This page is generated from `src/matrix_delegation/checker/problems.py` and",
-        "`checker/client.py`; `tests/checker/test_problems_doc.py` keeps it in step.",
+        "`checker/client_model.py`; `tests/checker/test_problems_doc.py` keeps it in step.",
         "",
         "| code | severity | what it means | fix |",
         "|---|---|---|---|",

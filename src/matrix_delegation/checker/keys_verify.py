@@ -1,0 +1,228 @@
+"""The keys and their signatures: ``verify_keys``, ``old_verify_keys`` and ``signatures``.
+
+The checks :func:`~.keys.check_server_keys` runs on the key maps and on the
+origin's signatures; the policy on partial signing is explained in
+:mod:`.keys`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from signedjson.key import decode_verify_key_bytes
+from signedjson.sign import SignatureVerifyException, verify_signed_json
+
+from .keys_json import _clip, _decode_base64, _is_int, _show
+from .keys_model import (
+    KEYS_BAD_SIGNATURE,
+    KEYS_MALFORMED,
+    KEYS_NO_ED25519,
+    KEYS_UNSIGNED_KEY,
+    Ed25519Check,
+    _Problems,
+)
+
+__all__: list[str] = []  # helpers of .keys only; it re-exports the public names
+
+_ED25519_PREFIX: Final = "ed25519:"
+_KEY_ID = re.compile(r"[^:]+:[a-zA-Z0-9_]+")
+_PUBLIC_KEY_BYTES: Final = 32
+_SIGNATURE_BYTES: Final = 64
+
+
+def _key_id_problem(where: str, key_id: str) -> str | None:
+    if _KEY_ID.fullmatch(key_id) is None:
+        return (
+            f"{where} key ID {_show(key_id)} is not 'algorithm:version' with a version "
+            "of letters, digits and underscores"
+        )
+    return None
+
+
+def _check_verify_keys(
+    body: dict[str, object], problems: _Problems
+) -> tuple[dict[str, str], list[tuple[str, str, bytes | None]]]:
+    """Return the served key map and the ed25519 entries as (key ID, key, key bytes)."""
+    served: dict[str, str] = {}
+    entries: list[tuple[str, str, bytes | None]] = []
+    raw = body.get("verify_keys")
+    if not isinstance(raw, dict):
+        what = "is missing" if "verify_keys" not in body else f"is {_show(raw)}, not an object"
+        problems.add(KEYS_MALFORMED, f"verify_keys {what}")
+        return served, entries
+    for key_id, entry in raw.items():
+        id_problem = _key_id_problem("verify_keys", key_id)
+        if id_problem:
+            problems.add(KEYS_MALFORMED, id_problem)
+        is_ed25519 = key_id.startswith(_ED25519_PREFIX)
+        key = entry.get("key") if isinstance(entry, dict) else None
+        if not isinstance(key, str):
+            if not isinstance(entry, dict):
+                what = f"is {_show(entry)}, not an object"
+            elif "key" not in entry:
+                what = "has no 'key'"
+            else:
+                what = f"has key {_show(key)}, not a string"
+            problems.add(KEYS_MALFORMED, f"verify_keys[{_show(key_id)}] {what}")
+            if is_ed25519:
+                entries.append((key_id, "", None))
+            continue
+        served[key_id] = key
+        if not is_ed25519:
+            continue  # another algorithm: the spec defines none, nothing to check
+        key_bytes = _decode_base64(key)
+        if key_bytes is None or len(key_bytes) != _PUBLIC_KEY_BYTES:
+            why = (
+                "is not base64"
+                if key_bytes is None
+                else f"decodes to {len(key_bytes)} bytes, not {_PUBLIC_KEY_BYTES}"
+            )
+            problems.add(
+                KEYS_MALFORMED,
+                f"verify_keys[{_show(key_id)}] key {_show(key)} {why}, "
+                "so it is not an ed25519 public key",
+            )
+            key_bytes = None
+        entries.append((key_id, key, key_bytes))
+    if not entries:
+        listed = ", ".join(_show(key_id) for key_id in raw) or "nothing"
+        problems.add(
+            KEYS_NO_ED25519, f"verify_keys has no ed25519 key (it holds {_clip(listed, 200)})"
+        )
+    return served, entries
+
+
+def _signature_failure(
+    body: dict[str, object], expected: str, key_id: str, key_bytes: bytes, origin: dict[str, object]
+) -> str | None:
+    """Why the signature by ``key_id`` does not verify, or None when it does."""
+    signature = origin[key_id]
+    if not isinstance(signature, str):
+        return f"is {_show(signature)}, not a string"
+    decoded = _decode_base64(signature)
+    if decoded is None:
+        return f"{_show(signature)} is not base64"
+    if len(decoded) != _SIGNATURE_BYTES:
+        return f"{_show(signature)} decodes to {len(decoded)} bytes, not {_SIGNATURE_BYTES}"
+    # Give signedjson a copy holding only this one signature, so that other,
+    # possibly malformed, signatures cannot get in the way.
+    candidate = dict(body)
+    candidate["signatures"] = {expected: {key_id: signature}}
+    try:
+        verify_key = decode_verify_key_bytes(key_id, key_bytes)
+        verify_signed_json(candidate, expected, verify_key)
+    except SignatureVerifyException:
+        return f"{_show(signature)} does not verify against the key"
+    except (ValueError, TypeError, UnicodeError) as exc:  # pragma: no cover - defensive
+        return f"could not be checked ({_clip(str(exc))})"
+    return None
+
+
+def _check_signatures(
+    body: dict[str, object],
+    expected: str,
+    entries: list[tuple[str, str, bytes | None]],
+    signed_safe: bool,
+    problems: _Problems,
+) -> tuple[Ed25519Check, ...]:
+    if not signed_safe:
+        return tuple(
+            Ed25519Check(key_id, key, key_bytes is not None, False)
+            for key_id, key, key_bytes in entries
+        )
+
+    origin: dict[str, object] = {}
+    signatures = body.get("signatures")
+    if not isinstance(signatures, dict):
+        what = "is missing" if "signatures" not in body else f"is {_show(signatures)}"
+        problems.add(KEYS_MALFORMED, f"signatures {what}, not an object")
+    else:
+        mine = signatures.get(expected)
+        if isinstance(mine, dict):
+            origin = mine
+        elif expected in signatures:
+            problems.add(
+                KEYS_MALFORMED, f"signatures[{_show(expected)}] is {_show(mine)}, not an object"
+            )
+
+    checks: list[Ed25519Check] = []
+    missing: list[str] = []
+    for key_id, key, key_bytes in entries:
+        if key_bytes is None:
+            checks.append(Ed25519Check(key_id, key, False, False))
+            continue
+        if key_id not in origin:
+            missing.append(key_id)
+            checks.append(Ed25519Check(key_id, key, True, False))
+            continue
+        failure = _signature_failure(body, expected, key_id, key_bytes, origin)
+        if failure is not None:
+            problems.add(
+                KEYS_BAD_SIGNATURE,
+                f"the signature by {_show(key_id)} under {_show(expected)} {failure}",
+            )
+        checks.append(Ed25519Check(key_id, key, True, failure is None))
+
+    verified = any(check.matching_signature for check in checks)
+    for key_id in missing:
+        if verified:
+            problems.add(
+                KEYS_UNSIGNED_KEY,
+                f"key {_show(key_id)} did not sign the response under {_show(expected)}; "
+                "another key did, so servers accept it, but every listed key should sign",
+            )
+        else:
+            problems.add(
+                KEYS_BAD_SIGNATURE,
+                f"the response has no signature by {_show(key_id)} under {_show(expected)}",
+            )
+    if entries and not verified and not any(p.code == KEYS_BAD_SIGNATURE for p in problems.items):
+        problems.add(
+            KEYS_BAD_SIGNATURE,
+            f"no signature under {_show(expected)} could be verified: none of the ed25519 "
+            "keys in verify_keys is usable",
+        )
+    return tuple(checks)
+
+
+def _check_old_verify_keys(body: dict[str, object], problems: _Problems) -> bool:
+    if "old_verify_keys" not in body:
+        return True
+    raw = body["old_verify_keys"]
+    if not isinstance(raw, dict):
+        problems.add(KEYS_MALFORMED, f"old_verify_keys is {_show(raw)}, not an object")
+        return False
+    ok = True
+    for key_id, entry in raw.items():
+        where = f"old_verify_keys[{_show(key_id)}]"
+        faults: list[str] = []
+        id_problem = _key_id_problem("old_verify_keys", key_id)
+        if id_problem:
+            faults.append("its key ID is not 'algorithm:version' with a [a-zA-Z0-9_] version")
+        if not isinstance(entry, dict):
+            faults.append(f"it is {_show(entry)}, not an object")
+        else:
+            expired_ts = entry.get("expired_ts")
+            if "expired_ts" not in entry:
+                faults.append("it has no expired_ts")
+            elif not _is_int(expired_ts):
+                faults.append(f"expired_ts is {_show(expired_ts)}, not an integer")
+            key = entry.get("key")
+            if "key" not in entry:
+                faults.append("it has no key")
+            elif not isinstance(key, str):
+                faults.append(f"key is {_show(key)}, not a string")
+            else:
+                key_bytes = _decode_base64(key)
+                if key_bytes is None:
+                    faults.append(f"key {_show(key)} is not base64")
+                elif key_id.startswith(_ED25519_PREFIX) and len(key_bytes) != _PUBLIC_KEY_BYTES:
+                    faults.append(
+                        f"key {_show(key)} decodes to {len(key_bytes)} bytes, "
+                        f"not {_PUBLIC_KEY_BYTES}"
+                    )
+        if faults:
+            ok = False
+            problems.add(KEYS_MALFORMED, f"{where}: {'; '.join(faults)}")
+    return ok
