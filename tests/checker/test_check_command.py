@@ -81,3 +81,13 @@ def test_bad_usage_is_exit_2(capsys) -> None:
     assert main(["check"]) == 2
     assert main(["check", NAME, "--timeout", "x"]) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_text_is_coloured_only_when_asked() -> None:
+    from matrix_delegation.checker.check import Report
+    from matrix_delegation.checker.output import report_text
+
+    report = Report("example.test", False, None, (), None, None, ())
+    assert "\033[" not in report_text(report)
+    coloured = report_text(report, colour=True)
+    assert "\033[31mfederation FAILS\033[0m" in coloured

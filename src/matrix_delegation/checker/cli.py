@@ -133,7 +133,7 @@ def _write(report: Report, as_json: bool, lines: bool) -> None:
     if as_json:
         text = json.dumps(report_json(report), indent=None if lines else 2)
     else:
-        text = report_text(report)
+        text = report_text(report, colour=sys.stdout.isatty())
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
 

@@ -71,15 +71,30 @@ def _ordered(report: Report) -> list[Any]:
     return sorted(report.problems, key=lambda p: _SEVERITY_ORDER.get(p.severity, 3))
 
 
-def report_text(report: Report) -> str:
-    """The verdict first, then the problems with their fixes, then the details."""
+# ANSI colours for a terminal: green, red, yellow, blue, bold, reset.
+_COLOURS = {"ok": "32", "error": "31", "warning": "33", "info": "34", "bold": "1"}
+
+
+def _paint(text: str, colour: str, enabled: bool) -> str:
+    return f"\033[{_COLOURS[colour]}m{text}\033[0m" if enabled else text
+
+
+def report_text(report: Report, *, colour: bool = False) -> str:
+    """The verdict first, then the problems with their fixes, then the details.
+
+    Args:
+        report: The check report.
+        colour: Colour the verdict and severities (for a terminal).
+    """
     verdict = "federation OK" if report.federation_ok else "federation FAILS"
-    lines = [f"{report.server_name}: {verdict}"]
+    painted = _paint(verdict, "ok" if report.federation_ok else "error", colour)
+    lines = [f"{_paint(report.server_name, 'bold', colour)}: {painted}"]
     problems = _ordered(report)
     if problems:
         lines.append("")
         for found in problems:
-            lines.append(f"  [{found.severity}] {found.code}: {found.message}")
+            severity = _paint(f"[{found.severity}]", found.severity, colour)
+            lines.append(f"  {severity} {found.code}: {found.message}")
             lines.append(f"      fix: {found.fix}")
     if report.resolution is not None:
         route = report.resolution.route
