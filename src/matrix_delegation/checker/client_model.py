@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from .problems import Entry
+
 PROMPT: Final = "PROMPT"
 IGNORE: Final = "IGNORE"
 FAIL_PROMPT: Final = "FAIL_PROMPT"
@@ -115,14 +117,8 @@ class SupportReport:
 # --- the codes ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class CodeInfo:
-    """A code's fixed parts: severity, what it means and the usual fix."""
-
-    severity: str
-    summary: str
-    fix: str
-
+# A code's fixed parts (severity, what it means, the usual fix): the checker's one shape.
+CodeInfo = Entry
 
 _EXAMPLE_CLIENT = '{"m.homeserver": {"base_url": "https://matrix.example.com"}}'
 _EXAMPLE_SUPPORT = (

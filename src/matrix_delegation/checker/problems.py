@@ -30,6 +30,8 @@ class Problem:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
+    """A code's fixed parts: severity, what it means, and the usual fix."""
+
     severity: Severity
     summary: str
     fix: str
@@ -288,10 +290,7 @@ def all_codes() -> dict[str, Entry]:
     """Every code the checker reports: federation (above) and the client-side files."""
     from .client import CODES as CLIENT_CODES
 
-    merged = dict(CATALOG)
-    for code, info in CLIENT_CODES.items():
-        merged[code] = Entry(info.severity, info.summary, info.fix)  # type: ignore[arg-type]
-    return merged
+    return {**CATALOG, **CLIENT_CODES}
 
 
 def problems_markdown() -> str:
