@@ -52,6 +52,7 @@ async def test_308_redirect_to_another_host_is_followed(sandbox: Sandbox) -> Non
         resolution = await resolver.resolve("redirected.sandbox.test")
     assert resolution.well_known is not None
     assert resolution.well_known.redirects == ("https://files.sandbox.test/delegation.json",)
+    assert resolution.well_known.redirect_statuses == (308,)
     assert resolution.well_known.m_server == "matrix.wk-srv.sandbox.test"
 
 

@@ -42,13 +42,18 @@ def _cached(from_cache: bool) -> str:
 
 
 def _told_well_known(result: WellKnownResult) -> str:
-    hops = "".join(f" -> {url}" for url in result.redirects)
-    status = f"HTTP {result.status}" if result.status is not None else "no response"
     if result.stale:
         return f"refresh failed ({result.error}); kept m.server {result.m_server!r}"
+    # Each hop as it happened: "HTTP 301 -> https://...; " before the last answer.
+    statuses = result.redirect_statuses or (None,) * len(result.redirects)
+    hops = "".join(
+        f"HTTP {status or '3xx'} -> {url}; "
+        for status, url in zip(statuses, result.redirects, strict=False)
+    )
+    status = f"HTTP {result.status}" if result.status is not None else "no response"
     if result.valid:
-        return f"{status}{hops}, m.server {result.m_server!r}{_cached(result.from_cache)}"
-    return f"{status}{hops}: {result.error}{_cached(result.from_cache)}"
+        return f"{hops}{status}, m.server {result.m_server!r}{_cached(result.from_cache)}"
+    return f"{hops}{status}: {result.error}{_cached(result.from_cache)}"
 
 
 def _record_text(record: SrvRecord) -> str:
@@ -129,6 +134,7 @@ def _well_known_json(result: WellKnownResult | None) -> dict[str, Any] | None:
         "m_server": result.m_server,
         "error": result.error,
         "redirects": list(result.redirects),
+        "redirect_statuses": list(result.redirect_statuses),
         "expires_at": result.expires_at,
         "from_cache": result.from_cache,
         "stale": result.stale,

@@ -110,6 +110,7 @@ class WellKnownResult:
         temporary: Whether the error may go away by itself (network, 5xx, timeout).
         expires_at: When the cached result expires (seconds since the epoch).
         redirects: The URLs redirected to, in order.
+        redirect_statuses: The status of each redirect response, in order.
         from_cache: The result came from the cache, not from a fetch now.
         stale: A refresh failed temporarily and the last good result was kept.
         error_kind: What kind of failure, for programs: ``status``,
@@ -129,6 +130,7 @@ class WellKnownResult:
     from_cache: bool = False
     stale: bool = False
     error_kind: str | None = None
+    redirect_statuses: tuple[int, ...] = ()
 
     @property
     def url(self) -> str:

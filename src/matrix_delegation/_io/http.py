@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import aiohttp
 from multidict import CIMultiDictProxy
@@ -71,6 +71,15 @@ class WellKnownFetcher:
     async def fetch(self, hostname: str) -> Fetched:
         """Fetch and judge the file; never raises for anything the remote side does."""
         visited = [well_known_url(hostname)]
+        hops: list[int] = []  # the status of each redirect, for the report
+        fetched = await self._follow(hostname, visited, hops)
+        if hops:
+            fetched = replace(
+                fetched, result=replace(fetched.result, redirect_statuses=tuple(hops))
+            )
+        return fetched
+
+    async def _follow(self, hostname: str, visited: list[str], hops: list[int]) -> Fetched:
         status: int | None = None
         try:
             async with asyncio.timeout(self._timeout):
@@ -78,6 +87,7 @@ class WellKnownFetcher:
                     status, headers, body = await self._get(visited[-1])
                     if status not in REDIRECT_STATUSES:
                         break
+                    hops.append(status)
                     visited.append(
                         next_redirect(visited[-1], headers.get("Location"), tuple(visited))
                     )
