@@ -132,8 +132,10 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_generate_parser(commands)
     demo = commands.add_parser(
         "demo",
-        help="resolve every route in a built-in loopback sandbox",
-        description="Start a sandbox of DNS and HTTPS servers on loopback and resolve its names.",
+        help="every route, the served files and the checker, in a built-in loopback sandbox",
+        description="Start a sandbox of DNS and HTTPS servers on loopback, resolve one name per"
+        " route of the spec, show the files `serve` publishes there and check stand-in"
+        " homeservers. Nothing leaves the machine.",
     )
     demo.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
