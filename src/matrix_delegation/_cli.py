@@ -20,7 +20,7 @@ from ._core.ipfilter import parse_network
 from ._core.model import Resolution
 from ._core.names import ServerName
 from ._core.overrides import ConnectTo
-from ._exceptions import ConfigurationError, DelegationError, DiscoveryError, InvalidServerName
+from ._exceptions import ConfigurationError, DelegationError, InvalidServerName
 from ._io.dns import parse_nameserver
 from .resolver import DEFAULT_TIMEOUT, Resolver
 
@@ -286,15 +286,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
 
-def resolver_from_args(args: argparse.Namespace) -> Resolver:
-    """A resolver configured by the network options every command shares."""
-    return Resolver(
-        nameservers=args.dns_server,
-        ca_file=args.ca_file,
-        allow_ip_ranges=args.allow_ip_range,
-        connect_to=args.connect_to,
-        timeout=args.timeout,
-    )
+def resolver_options(args: argparse.Namespace) -> dict[str, Any]:
+    """:class:`Resolver` keyword arguments from the network options every command shares."""
+    return {
+        "nameservers": list(args.dns_server),
+        "ca_file": args.ca_file,
+        "allow_ip_ranges": list(args.allow_ip_range),
+        "connect_to": list(args.connect_to),
+        "timeout": args.timeout,
+    }
+
+
+def resolver_from_args(args: argparse.Namespace, **extra: Any) -> Resolver:
+    """A resolver configured by the shared network options (plus ``extra``)."""
+    return Resolver(**resolver_options(args), **extra)
 
 
 def _resolve_command(args: argparse.Namespace) -> int:
@@ -341,8 +346,7 @@ async def _resolve_all(
     resolver: Resolver, names: list[str], concurrency: int
 ) -> list[Resolution | DelegationError]:
     async with resolver:
-        outcomes = await resolver.resolve_all(names, concurrency=concurrency)
-    return [o.resolution if isinstance(o, DiscoveryError) and o.resolution else o for o in outcomes]
+        return list(await resolver.resolve_all(names, concurrency=concurrency))
 
 
 def _print_outcomes(

@@ -8,7 +8,6 @@ import aiohttp
 
 from ._core.explain import resolution_json
 from ._core.model import Resolution
-from ._exceptions import DelegationError, DiscoveryError
 from .checker.check import Report, check_server
 from .checker.output import report_json
 from .resolver import Resolver
@@ -27,7 +26,7 @@ async def run_demo(*, json_output: bool = False) -> int:
             outcomes = await resolver.resolve_all(s.server_name for s in scenarios)
             reports = [await check_server(resolver, s.server_name, timeout=5) for s in servers]
         files = await _fetch_showcase(sandbox)
-    resolutions = [_resolution(outcome) for outcome in outcomes]
+    resolutions = [o for o in outcomes if isinstance(o, Resolution)]  # the names are valid
     rows = list(zip(scenarios, resolutions, strict=True))
     checks = list(zip(servers, reports, strict=True))
     if json_output:
@@ -96,13 +95,6 @@ def _files_text(files: list[dict[str, object]]) -> str:
         lines.extend(f"    {name}: {value}" for name, value in headers.items())
         lines.append(f"    {shown['body']}")
     return "\n".join(lines)
-
-
-def _resolution(outcome: Resolution | DelegationError) -> Resolution:
-    if isinstance(outcome, DiscoveryError) and outcome.resolution is not None:
-        return outcome.resolution
-    assert isinstance(outcome, Resolution), outcome
-    return outcome
 
 
 def _outcome(resolution: Resolution) -> str:

@@ -167,15 +167,30 @@ class Resolver:
         self._resolutions.put(key, resolution, fresh_until)
         return resolution
 
+    async def resolution(self, server_name: str, *, skip_well_known: bool = False) -> Resolution:
+        """Like :meth:`resolve`, but a discovery failure is returned, not raised.
+
+        The resolution's ``error`` then says why there is no endpoint.
+
+        Raises:
+            InvalidServerName: ``server_name`` is not a server name.
+        """
+        try:
+            return await self.resolve(server_name, skip_well_known=skip_well_known)
+        except DiscoveryError as exc:
+            assert exc.resolution is not None  # resolve() always attaches it
+            return exc.resolution
+
     async def resolve_all(
         self, server_names: Iterable[str], *, concurrency: int = 50
-    ) -> list[Resolution | DiscoveryError | InvalidServerName]:
+    ) -> list[Resolution | InvalidServerName]:
         """Resolve many names, at most ``concurrency`` at once; outcomes in input order.
 
-        A failure is returned, not raised: its ``resolution`` says why.
+        A discovery failure is a resolution whose ``error`` says why; an invalid
+        name is its :class:`InvalidServerName`.
         """
         names = list(server_names)
-        outcomes: list[Resolution | DiscoveryError | InvalidServerName | None] = [None] * len(names)
+        outcomes: list[Resolution | InvalidServerName | None] = [None] * len(names)
         pending = iter(enumerate(names))
 
         async def worker() -> None:
@@ -183,12 +198,12 @@ class Resolver:
             # million names costs a million small results, not a million tasks.
             for index, name in pending:
                 try:
-                    outcomes[index] = await self.resolve(name)
-                except (DiscoveryError, InvalidServerName) as exc:
+                    outcomes[index] = await self.resolution(name)
+                except InvalidServerName as exc:
                     outcomes[index] = exc
 
         await asyncio.gather(*(worker() for _ in range(min(concurrency, len(names)))))
-        return cast(list[Resolution | DiscoveryError | InvalidServerName], outcomes)
+        return cast(list[Resolution | InvalidServerName], outcomes)
 
     def flush(self, server_name: str | None = None) -> None:
         """Forget everything cached, or only what concerns one server name."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from matrix_delegation import DnsLookupError, Resolver, Route
+from matrix_delegation import DnsLookupError, InvalidServerName, Resolver, Route
 from matrix_delegation.sandbox import Reply
 from matrix_delegation.sandbox.world import Sandbox
 
@@ -103,3 +103,24 @@ async def test_servfail_without_a_cached_answer_fails(sandbox: Sandbox) -> None:
     async with Resolver(**sandbox.resolver_options()) as resolver:
         with pytest.raises(DnsLookupError, match="SERVFAIL"):
             await resolver.resolve("example.test")
+
+
+async def test_resolution_returns_what_resolve_raises(sandbox: Sandbox) -> None:
+    sandbox.zone.fail(FED, "SRV", "SERVFAIL")
+    sandbox.zone.add("example.test", "A", "127.0.0.9")
+    async with Resolver(**sandbox.resolver_options()) as resolver:
+        with pytest.raises(DnsLookupError) as caught:
+            await resolver.resolve("example.test")
+        resolution = await resolver.resolution("example.test")
+        outcomes = await resolver.resolve_all(["example.test", "bad_name"])
+    raised = caught.value.resolution
+    assert raised is not None
+    # The same failure (the second lookup's .well-known comes from the cache).
+    assert (resolution.error, resolution.host_header, resolution.endpoints) == (
+        raised.error,
+        raised.host_header,
+        raised.endpoints,
+    )
+    assert resolution.error is not None and resolution.error.code == "dns-error"
+    assert isinstance(outcomes[0], type(resolution)) and outcomes[0].error == resolution.error
+    assert isinstance(outcomes[1], InvalidServerName)

@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from matrix_delegation import DiscoveryError, Resolution, Resolver
+from matrix_delegation import Resolver
 from matrix_delegation.sandbox.scenarios import install
 from matrix_delegation.sandbox.world import Sandbox
-
-
-async def resolve_or_failure(resolver: Resolver, name: str) -> Resolution:
-    try:
-        return await resolver.resolve(name)
-    except DiscoveryError as exc:
-        assert exc.resolution is not None
-        return exc.resolution
 
 
 async def test_every_demo_scenario_gives_what_the_spec_requires(sandbox: Sandbox) -> None:
@@ -28,7 +20,7 @@ async def test_every_demo_scenario_gives_what_the_spec_requires(sandbox: Sandbox
     } <= routes  # fmt: skip
     async with Resolver(**sandbox.resolver_options()) as resolver:
         for scenario in scenarios:
-            resolution = await resolve_or_failure(resolver, scenario.server_name)
+            resolution = await resolver.resolution(scenario.server_name)
             outcome = resolution.error.code if resolution.error else resolution.route
             assert outcome == scenario.expected, (scenario.about, resolution.trace)
 

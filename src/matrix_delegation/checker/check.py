@@ -22,7 +22,7 @@ from .._core.model import Endpoint, Resolution, Route
 from .._core.names import ServerName
 from .._core.overrides import apply_connect_to
 from .._core.wellknown import parse_server_body
-from .._exceptions import DiscoveryError, InvalidServerName
+from .._exceptions import InvalidServerName
 from ..resolver import Resolver
 from .client import ClientReport, SupportReport, check_client, check_support
 from .keys import KeyReport, check_server_keys
@@ -83,7 +83,7 @@ async def check_server(
     except InvalidServerName as exc:
         invalid = (problem("invalid-server-name", str(exc)),)
         return Report(server_name, False, None, (), None, None, invalid)
-    resolution = await _resolve(resolver, server_name)
+    resolution = await resolver.resolution(server_name)
     client_side = asyncio.gather(
         check_client(resolver, host, timeout=timeout),
         check_support(resolver, host, timeout=timeout),
@@ -134,25 +134,15 @@ async def _federation_side(
     return endpoints, found, fallback, by_address
 
 
-async def _resolve(resolver: Resolver, server_name: str) -> Resolution:
-    try:
-        return await resolver.resolve(server_name)
-    except DiscoveryError as exc:
-        assert exc.resolution is not None
-        return exc.resolution
-
-
 async def _fallback(
     resolver: Resolver, resolution: Resolution, timeout: float, now: float
 ) -> Fallback | None:
     """When .well-known delegates, try the route of a peer that cannot fetch it."""
     if resolution.route is None or not resolution.route.startswith("well-known"):
         return None
-    try:
-        alternative = await resolver.resolve(resolution.server_name, skip_well_known=True)
-    except DiscoveryError as exc:
-        assert exc.resolution is not None
-        return Fallback(exc.resolution, False)
+    alternative = await resolver.resolution(resolution.server_name, skip_well_known=True)
+    if not alternative.ok:
+        return Fallback(alternative, False)
     reports = await _probe_all(resolver, alternative, timeout, now)
     return Fallback(alternative, bool(reports) and all(r.ok for r in reports))
 

@@ -35,20 +35,15 @@ _MIN_CACHE = 1000
 
 def run_check(args: argparse.Namespace) -> int:
     """Check every name; 0 when federation works with all of them, 1 otherwise."""
-    from .._cli import run
+    from .._cli import resolver_from_args, run
 
     for name in args.names:
         ServerName.parse(name)  # a bad name on the command line is a usage error
     if not args.names and args.from_file is None:
         raise ConfigurationError("no server names given (pass NAME or --from-file)")
-    resolver = Resolver(
-        nameservers=args.dns_server,
-        ca_file=args.ca_file,
-        allow_ip_ranges=args.allow_ip_range,
-        connect_to=args.connect_to,
-        timeout=args.timeout,
-        max_cache_entries=max(_MIN_CACHE, _CACHE_PER_CHECK * args.concurrency),
-    )
+    # Every name is checked once: caches only need what is in flight.
+    cache = max(_MIN_CACHE, _CACHE_PER_CHECK * args.concurrency)
+    resolver = resolver_from_args(args, max_cache_entries=cache)
     return run(_check_all(resolver, args))
 
 

@@ -26,16 +26,9 @@ def settings_from_args(args: argparse.Namespace) -> WebSettings:
     Only what ``--allow-ip-range`` names gets through the IP blocklist: loopback
     and private ranges stay blocked unless the operator lets them through.
     """
-    return WebSettings(
-        resolver_options={
-            "nameservers": list(args.dns_server),
-            "ca_file": args.ca_file,
-            "allow_ip_ranges": list(args.allow_ip_range),
-            "connect_to": list(args.connect_to),
-            "timeout": args.timeout,
-        },
-        check_timeout=args.timeout,
-    )
+    from .._cli import resolver_options
+
+    return WebSettings(resolver_options=resolver_options(args), check_timeout=args.timeout)
 
 
 def run_web(args: argparse.Namespace) -> int:
