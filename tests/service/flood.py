@@ -57,9 +57,7 @@ async def never_reading_client_is_dropped(
     writer.transport.abort()
 
 
-async def reading_client_is_served(
-    service: WellKnownService, request: bytes, **tls: Any
-) -> None:
+async def reading_client_is_served(service: WellKnownService, request: bytes, **tls: Any) -> None:
     """The same flood, read as it comes: every request is answered."""
     reader, writer = await connect_small_window(service, **tls)
     writer.write(request)
