@@ -6,12 +6,14 @@ import asyncio
 import json
 
 from conftest import SITE, RawClient
+from flood import never_reading_client_is_dropped, reading_client_is_served
 from matrix_delegation._core.site import render_site
 from matrix_delegation.service import WellKnownService
 
 SERVER = "/.well-known/matrix/server"
 CLIENT = "/.well-known/matrix/client"
 SUPPORT = "/.well-known/matrix/support"
+KEEP_ALIVE = f"GET {CLIENT} HTTP/1.1\r\nHost: example.test\r\n\r\n".encode()
 
 
 def request(method: str, path: str, host: str = "example.test", *extra: str) -> bytes:
@@ -173,3 +175,35 @@ async def test_reload_swaps_the_site_and_a_failed_reload_keeps_it(
     status, _, body = parse(await raw(request("GET", SERVER, "other.test")))
     assert status == 200 and json.loads(body) == {"m.server": "fed.other.test:8448"}
     assert service.reloads == {"failed": 1, "ok": 1}
+
+
+async def test_a_client_that_never_reads_is_dropped_at_the_idle_timeout(
+    service: WellKnownService,
+) -> None:
+    await never_reading_client_is_dropped(service, KEEP_ALIVE)
+
+
+async def test_a_client_that_reads_the_same_flood_is_served(service: WellKnownService) -> None:
+    await reading_client_is_served(service, KEEP_ALIVE)
+
+
+async def test_upgrade_is_ignored_with_exactly_one_answer(raw: RawClient) -> None:
+    for upgrade in (
+        ("Connection: Upgrade, HTTP2-Settings", "Upgrade: h2c", "HTTP2-Settings: AAMAAABkAAQAAP__"),
+        ("Upgrade: h2c",),  # without Connection: Upgrade it is no upgrade request at all
+        ("Connection: upgrade", "Upgrade: websocket"),
+    ):
+        lines = [f"GET {SERVER} HTTP/1.1", "Host: example.test", *upgrade, "", ""]
+        answer = await raw("\r\n".join(lines).encode())
+        assert answer.count(b"HTTP/1.1 ") == 1, upgrade
+        status, _, body = parse(answer)
+        assert status == 200 and json.loads(body) == {"m.server": "matrix.example.test:443"}
+
+
+async def test_a_second_host_header_is_400(raw: RawClient) -> None:
+    for second in ("other.test", "example.test"):
+        sent = request("GET", SERVER, "example.test", f"Host: {second}")
+        status, _, body = parse(await raw(sent))
+        assert status == 400 and json.loads(body)["errcode"] == "M_UNRECOGNIZED", second
+    status, _, _ = parse(await raw(request("GET", SERVER, "example.test")))
+    assert status == 200  # one Host is fine

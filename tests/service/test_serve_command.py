@@ -9,21 +9,15 @@ import ssl
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from serving import Serve, any_name, free_port, get, wait_ready
 
 from matrix_delegation.sandbox import SandboxCA
 from matrix_delegation.sandbox.addresses import free_loopback_address
 
 SERVER = "/.well-known/matrix/server"
-
-
-def free_port(address: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((address, 0))
-        return int(sock.getsockname()[1])
 
 
 def write_config(
@@ -35,46 +29,6 @@ def write_config(
             {"server_name": "two.test", "m_server": "two.test:443", "tls": extra["tls_two"]}
         )
     path.write_text(json.dumps({"domains": domains}))  # JSON is YAML too
-
-
-class Serve:
-    def __init__(self, *args: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "matrix_delegation", "serve", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-
-    def stop(self) -> tuple[int, str]:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            _, err = self.process.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            _, err = self.process.communicate()
-        return self.process.returncode, err
-
-
-def get(url: str, host: str, context: ssl.SSLContext | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, headers={"Host": host})
-    try:
-        with urllib.request.urlopen(request, timeout=5, context=context) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
-def wait_ready(url: str, serve: Serve, context: ssl.SSLContext | None = None) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if serve.process.poll() is not None:
-            raise AssertionError(f"serve exited: {serve.stop()[1]}")
-        try:
-            get(url + "/health", "x", context)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("serve did not start")
 
 
 def test_sighup_reloads_and_a_broken_config_keeps_the_old_one(tmp_path: Path) -> None:
@@ -121,7 +75,7 @@ def test_https_picks_each_domains_certificate_by_sni(tmp_path: Path) -> None:
     )
     client = ca.client_context()
     try:
-        wait_ready(f"https://{address}:{port}", serve, _any_name(client))
+        wait_ready(f"https://{address}:{port}", serve, any_name())
         for name in ("one.test", "two.test"):
             with (
                 socket.create_connection((address, port), timeout=5) as raw,
@@ -136,13 +90,6 @@ def test_https_picks_each_domains_certificate_by_sni(tmp_path: Path) -> None:
     finally:
         status, _ = serve.stop()
     assert status == 0
-
-
-def _any_name(context: ssl.SSLContext) -> ssl.SSLContext:
-    relaxed = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    relaxed.check_hostname = False
-    relaxed.verify_mode = ssl.CERT_NONE
-    return relaxed
 
 
 @pytest.mark.parametrize(

@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+from flood import never_reading_client_is_dropped, reading_client_is_served
+from serving import any_name
 
 from matrix_delegation._core.site import Domain, Site, render_domain
 from matrix_delegation.sandbox import SandboxCA
 from matrix_delegation.service import WellKnownService
+from matrix_delegation.service.tls import server_context
 
 SITE = Site((Domain("a.test", "matrix.a.test:443"),))
 PATH = "/.well-known/matrix/server"
@@ -100,3 +104,61 @@ async def test_clients_that_vanish_mid_request_leave_no_connection(
             break
         await asyncio.sleep(0.05)
     assert not service.connections
+
+
+async def test_a_tls_client_that_never_reads_is_dropped_at_the_idle_timeout(
+    service: WellKnownService, ca: SandboxCA
+) -> None:
+    await never_reading_client_is_dropped(
+        service, REQUEST, ssl=ca.client_context(), server_hostname="a.test"
+    )
+
+
+async def test_a_tls_client_that_reads_the_same_flood_is_served(
+    service: WellKnownService, ca: SandboxCA
+) -> None:
+    await reading_client_is_served(
+        service, REQUEST, ssl=ca.client_context(), server_hostname="a.test"
+    )
+
+
+def site_with_certificate(ca: SandboxCA, directory: Path) -> Site:
+    directory.mkdir()
+    files = ca.issue_files("a.test", directory)
+    certificate, key = files["certificate"], files["key"]
+    return Site((Domain("a.test", "a.test:443", certificate=certificate, private_key=key),))
+
+
+def certificate_of(site: Site) -> bytes:
+    end = "-----END CERTIFICATE-----"
+    leaf = Path(site.domains[0].certificate or "").read_text().partition(end)[0] + end
+    return ssl.PEM_cert_to_DER_cert(leaf)
+
+
+async def presented(service: WellKnownService, server_name: str) -> bytes:
+    """The certificate the service presents; ``""``: a client that sends no SNI."""
+    host, port = service.addresses[0]
+    _, writer = await asyncio.open_connection(
+        host, port, ssl=any_name(), server_hostname=server_name
+    )
+    der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+    writer.close()
+    return bytes(der)
+
+
+async def test_a_reload_gives_clients_without_sni_the_new_certificate(
+    ca: SandboxCA, tmp_path: Path
+) -> None:
+    old = site_with_certificate(ca, tmp_path / "old")
+    new = site_with_certificate(ca, tmp_path / "new")
+    assert certificate_of(old) != certificate_of(new)
+    running = WellKnownService(old, ssl_context=server_context(old), idle_timeout=0.5)
+    await running.start([("127.0.0.1", 0)])
+    try:
+        assert await presented(running, "") == certificate_of(old)
+        assert await presented(running, "a.test") == certificate_of(old)
+        assert running.reload(lambda: (new, server_context(new)))
+        assert await presented(running, "") == certificate_of(new)
+        assert await presented(running, "a.test") == certificate_of(new)
+    finally:
+        await running.close()

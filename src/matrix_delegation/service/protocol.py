@@ -24,6 +24,10 @@ MAX_URL = 2048
 MAX_HEADER_BYTES = 8192
 MAX_HEADERS = 64
 MAX_BODY = 1024
+# Raw bytes of one request, framing included, well above what the caps above
+# allow: httptools keeps a header line in memory until it ends, so the bytes
+# are counted as they arrive, before the parser sees them.
+MAX_REQUEST_BYTES = 32768
 
 
 class _Refused(Exception):
@@ -37,6 +41,8 @@ class _Refused(Exception):
 class Connection(asyncio.Protocol):
     """Parses requests with httptools and writes the prepared answers."""
 
+    _host_seen: bool
+
     def __init__(self, service: WellKnownService) -> None:
         self._service = service
         self._parser = httptools.HttpRequestParser(self)
@@ -45,6 +51,8 @@ class Connection(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._loop = asyncio.get_running_loop()
         self._deadline = 0.0
+        self._request_bytes = 0
+        self._in_body = False
         self._reset_request()
 
     # --- asyncio.Protocol ------------------------------------------------------
@@ -65,7 +73,7 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         try:
-            self._parser.feed_data(data)
+            self._feed(data)
         except _Refused as refused:
             self._finish(refused.answer, close=True)
         except httptools.HttpParserCallbackError as error:
@@ -73,7 +81,30 @@ class Connection(asyncio.Protocol):
             answer = cause.answer if isinstance(cause, _Refused) else None
             self._finish(answer or error_answer(400, "malformed request"), close=True)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade):
+            # An upgrade request was answered, and the connection closed, in
+            # on_message_complete: this 400 only goes out if it was not.
             self._finish(error_answer(400, "malformed request"), close=True)
+
+    def _feed(self, data: bytes) -> None:
+        """Feed the parser at most the bytes left to the current request.
+
+        The count is raised before each feed and reset when a request is
+        complete, so it never counts an earlier request's bytes against the
+        next one; what it misses (the rest of the feed after a reset) is at
+        most one feed, so no request buffers more than twice the cap.
+        """
+        view = memoryview(data)
+        while view:
+            room = MAX_REQUEST_BYTES - self._request_bytes
+            if room <= 0:
+                if self._in_body:
+                    raise _Refused(413, "request too large")
+                raise _Refused(431, "request headers too large")
+            piece, view = view[:room], view[room:]
+            self._request_bytes += len(piece)
+            self._parser.feed_data(piece)
+            if self._transport is None or self._transport.is_closing():
+                return
 
     def pause_writing(self) -> None:
         # The client is not reading its answers: stop reading its requests.
@@ -81,6 +112,8 @@ class Connection(asyncio.Protocol):
             self._transport.pause_reading()
 
     def resume_writing(self) -> None:
+        # The client read what was queued: that is progress, not idleness.
+        self._deadline = self._loop.time() + self._service.idle_timeout
         if self._transport is not None:
             self._transport.resume_reading()
 
@@ -94,6 +127,9 @@ class Connection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self._reset_request()
 
+    def on_headers_complete(self) -> None:
+        self._in_body = True
+
     def on_url(self, url: bytes) -> None:
         self._url += url
         if len(self._url) > MAX_URL:
@@ -106,6 +142,10 @@ class Connection(asyncio.Protocol):
             raise _Refused(431, "request headers too large")
         lowered = name.lower()
         if lowered == b"host":
+            # Two Hosts name two sites: RFC 9112 3.2 says to answer 400.
+            if self._host_seen:
+                raise _Refused(400, "more than one Host header")
+            self._host_seen = True
             self._host = value
         elif lowered == b"if-none-match":
             self._if_none_match = value
@@ -116,8 +156,13 @@ class Connection(asyncio.Protocol):
             raise _Refused(413, "these files take no request body")
 
     def on_message_complete(self) -> None:
+        self._request_bytes, self._in_body = 0, False
         method = self._parser.get_method()
         keep_alive = self._parser.should_keep_alive() and self._parser.get_http_version() == "1.1"
+        # Upgrade (h2c, websocket) is ignored, as RFC 9110 7.8 allows: the
+        # request is answered over HTTP/1.1 and, since httptools stops
+        # parsing at an upgrade, the connection is then closed.
+        keep_alive = keep_alive and not self._parser.should_upgrade()
         answer, route_domain, route_file = self._answer(method)
         self._service.count(route_domain, route_file, answer.status)
         self._service.log_access(self._peer, method, self._host, self._url, answer)
@@ -155,24 +200,29 @@ class Connection(asyncio.Protocol):
         transport.write(
             b"".join((answer.head, self._service.date_header(), closing, answer.tail, answer.body))
         )
+        # A closing connection, too, gets the timeout to take its last answer.
+        self._deadline = self._loop.time() + self._service.idle_timeout
         if close:
             transport.close()
-        else:
-            self._deadline = self._loop.time() + self._service.idle_timeout
 
     def _check_deadline(self) -> None:
         # From the connection's start or the last answer, the next request
         # must arrive whole within the timeout: idle and slow clients go.
         # One timer per connection, pushed back lazily: re-arming a timer on
         # every request cost a fifth of the service's CPU.
-        if self._loop.time() >= self._deadline:
-            self.close()
-        else:
+        if self._loop.time() < self._deadline:
             self._timer = self._loop.call_at(self._deadline, self._check_deadline)
+        elif self._transport is not None and self._transport.get_write_buffer_size():
+            # close() would wait for a client that does not read: its
+            # answers would be kept, and the connection, for ever.
+            self._transport.abort()
+        else:
+            self.close()
 
     def _reset_request(self) -> None:
         self._url = b""
         self._host = b""
+        self._host_seen = False
         self._if_none_match = b""
         self._header_bytes: int = 0
         self._header_count: int = 0

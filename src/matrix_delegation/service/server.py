@@ -142,8 +142,12 @@ class WellKnownService:
             return False
         self.table, self.site = build_table(site), site
         if context is not None and self._ssl is not None:
-            # New handshakes pick certificates through the same default context.
-            self._ssl.sni_callback = context.sni_callback
+            # New handshakes start on the new default context (the certificate
+            # for clients without SNI), whose callback picks the others.
+            self._ssl = context
+            for server in self._servers:
+                if isinstance(server, TlsListener):
+                    server.context = context
         self.reloads["ok"] += 1
         _log.info("reloaded: %d domains", len(site.domains))
         return True

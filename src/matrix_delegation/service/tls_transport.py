@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import logging
 import socket
 import ssl
 from collections.abc import Callable
@@ -21,6 +23,12 @@ from typing import Any
 __all__ = ["TlsListener"]
 
 _READ_SIZE = 65536
+# When accept() fails for want of a file descriptor or memory, the pending
+# connection stays queued and the socket stays readable: retrying at once
+# would spin. asyncio's own accept loop waits a second; so do we, a little less.
+_ACCEPT_PAUSE = 0.5
+_PER_CONNECTION_ERRORS = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EPERM})
+_log = logging.getLogger("matrix_delegation.service")
 
 
 class TlsListener:
@@ -34,10 +42,12 @@ class TlsListener:
         handshake_timeout: float,
     ) -> None:
         self._sock = sock
-        self._context = context
+        self.context = context  # replaced on reload; new connections use it
         self._factory = protocol_factory
         self._handshake_timeout = handshake_timeout
         self._loop = asyncio.get_running_loop()
+        self._paused: asyncio.TimerHandle | None = None
+        self._starved = False  # accept() is failing: logged once until it works again
         sock.setblocking(False)
         self._loop.add_reader(sock.fileno(), self._accept)
 
@@ -48,6 +58,9 @@ class TlsListener:
 
     def close(self) -> None:
         """Stop accepting; open connections are closed by their owner."""
+        if self._paused is not None:
+            self._paused.cancel()
+            self._paused = None
         if self._sock.fileno() >= 0:
             self._loop.remove_reader(self._sock.fileno())
             self._sock.close()
@@ -61,12 +74,39 @@ class TlsListener:
                 raw, _ = self._sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError:
-                return  # e.g. EMFILE: try again on the next wake-up
+            except OSError as exc:
+                if exc.errno in _PER_CONNECTION_ERRORS:
+                    continue  # that connection is gone; the next may be fine
+                self._pause_accepting(exc)
+                return
+            self._starved = False
+            self._serve(raw)
+
+    def _serve(self, raw: socket.socket) -> None:
+        try:
             raw.setblocking(False)
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            tls = self._context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
-            _TlsTransport(self._loop, tls, self._factory(), self._handshake_timeout)
+            tls = self.context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
+        except OSError:  # e.g. out of memory: drop this one connection
+            raw.close()
+            return
+        _TlsTransport(self._loop, tls, self._factory(), self._handshake_timeout)
+
+    def _pause_accepting(self, exc: OSError) -> None:
+        """Stop accepting for a moment: e.g. EMFILE, until connections close."""
+        if not self._starved:
+            self._starved = True
+            reason = exc.strerror or type(exc).__name__
+            _log.warning(
+                "cannot accept connections (%s): retrying every %ss", reason, _ACCEPT_PAUSE
+            )
+        self._loop.remove_reader(self._sock.fileno())
+        self._paused = self._loop.call_later(_ACCEPT_PAUSE, self._resume_accepting)
+
+    def _resume_accepting(self) -> None:
+        self._paused = None
+        if self._sock.fileno() >= 0:
+            self._loop.add_reader(self._sock.fileno(), self._accept)
 
 
 class _TlsTransport(asyncio.Transport):
