@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 
-from conftest import SITE, RawClient
 from flood import never_reading_client_is_dropped, reading_client_is_served
+
+from conftest import SITE, RawClient
 from matrix_delegation._core.site import render_site
 from matrix_delegation.service import WellKnownService
 
