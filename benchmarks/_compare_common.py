@@ -11,10 +11,10 @@ import json
 import resource
 import statistics
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["emit", "load", "peak_rss_mib", "right", "summary"]
+__all__ = ["emit", "emitted", "load", "peak_rss_mib", "right", "summary"]
 
 
 def peak_rss_mib() -> float:
@@ -58,3 +58,14 @@ def emit(figures: dict[str, Any]) -> None:
 def right(outcome: Mapping[str, Any], endpoint: str) -> bool:
     """Whether a driver's outcome ends at the endpoint the catalog expects (``ip:port``)."""
     return bool(outcome.get("endpoint") == endpoint)
+
+
+def emitted(measure: Callable[[], dict[str, Any]]) -> int:
+    """Run ``measure`` and hand its figures, or why there are none, to compare.py."""
+    try:
+        figures = measure()
+    except Exception as exc:  # reported, not hidden: compare.py shows why
+        emit({"error": f"{type(exc).__name__}: {exc}"})
+        return 1
+    emit(figures)
+    return 0

@@ -13,10 +13,11 @@ sent.
 
 Pointed at the sandbox and nowhere else, by that driver: SRV through
 ``twisted.names.client.Resolver`` with the sandbox server only, A/AAAA through its
-reactor name resolver asking the same server (never getaddrinfo), and a configuration parsed by Synapse itself (``federation_custom_ca_list``
-= the sandbox CA, loopback let through ``ip_range_whitelist``). Concurrency is bounded
-with a ``DeferredSemaphore``. Synapse caches ``.well-known`` and SRV answers itself;
-addresses it leaves to the system, so a warm resolution still asks DNS for A/AAAA.
+reactor name resolver asking the same server (never getaddrinfo), and a configuration
+parsed by Synapse itself (``federation_custom_ca_list`` = the sandbox CA, loopback let
+through ``ip_range_whitelist``). Concurrency is bounded with a ``DeferredSemaphore``.
+Synapse caches ``.well-known`` and SRV answers itself; addresses it leaves to the system,
+so a warm resolution still asks DNS for A/AAAA.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from typing import Any
 from _compare_common import emit, load, peak_rss_mib, right, summary
 from twisted.internet import defer, epollreactor
 
-epollreactor.install()  # type: ignore[no-untyped-call]  # what Synapse runs on under Linux (before anything imports reactor)
+# What Synapse runs on under Linux; installed before anything imports the reactor.
+epollreactor.install()  # type: ignore[no-untyped-call]
 
 from _synapse_driver import Driver  # noqa: E402
 from twisted.internet import reactor as _reactor  # noqa: E402

@@ -27,7 +27,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from _compare_common import emit, load, peak_rss_mib, right, summary
+from _compare_common import emitted, load, peak_rss_mib, right, summary
 
 WARM_LOOKUPS = 200_000
 
@@ -111,13 +111,7 @@ WORKERS = {"ours": ours, "memory": memory, "resolvematrix": resolvematrix}
 
 def main(argv: list[str]) -> int:
     setup, expected, concurrency = load(argv[1:])
-    try:
-        figures = WORKERS[argv[0]](setup, expected, concurrency)
-    except Exception as exc:  # reported, not hidden: compare.py shows why
-        emit({"error": f"{type(exc).__name__}: {exc}"})
-        return 1
-    emit(figures)
-    return 0
+    return emitted(lambda: WORKERS[argv[0]](setup, expected, concurrency))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """The speed runs' sandbox (``resolve_fanout.py``, ``compare.py``), in a child process.
 
 N names stamped out of the catalog's fan-out entry (``scenarios.fanout``), behind one
-HTTPS host with a wildcard certificate (``scenarios.install_shared``). The DNS server listens on 127.0.0.X:53 when it may, so that a resolver
-that only reads ``/etc/resolv.conf`` (which has no port) can be pointed at it from a
-private mount namespace. The wildcard certificate is also written to files, from the
+HTTPS host with a wildcard certificate (``scenarios.install_shared``). The DNS server
+listens on 127.0.0.X:53 when it may, so that a resolver that only reads
+``/etc/resolv.conf`` (which has no port) can be pointed at it from a private mount
+namespace. The wildcard certificate is also written to files, from the
 same CA, for nginx in the TLS-handshake measurement.
 """
 
