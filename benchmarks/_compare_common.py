@@ -11,9 +11,10 @@ import json
 import resource
 import statistics
 import sys
+from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["emit", "load", "peak_rss_mib", "summary"]
+__all__ = ["emit", "emitted", "load", "peak_rss_mib", "right", "summary"]
 
 
 def peak_rss_mib() -> float:
@@ -37,9 +38,10 @@ def summary(count: int, wall: float, latencies: list[float]) -> dict[str, float]
 def load(argv: list[str]) -> tuple[dict[str, Any], dict[str, str], int]:
     """The worker's arguments: the setup, the names with their right answers, concurrency.
 
-    The names and the address each must end at (its SRV target's A record) come from
-    the sandbox, so that no worker imports resolve_fanout (and with it our package,
-    which would weigh in the other implementations' memory).
+    The names and the endpoint each must end at (the catalog's expectation: its SRV
+    target's address, port 8448) come from the sandbox, so that no worker imports the
+    catalog (and with it our package, which would weigh in the other implementations'
+    memory).
     """
     setup_file, concurrency = argv
     with open(setup_file) as handle:
@@ -51,3 +53,19 @@ def emit(figures: dict[str, Any]) -> None:
     """Hand the figures back to compare.py: one JSON line on stdout."""
     sys.stdout.write(json.dumps(figures) + "\n")
     sys.stdout.flush()
+
+
+def right(outcome: Mapping[str, Any], endpoint: str) -> bool:
+    """Whether a driver's outcome ends at the endpoint the catalog expects (``ip:port``)."""
+    return bool(outcome.get("endpoint") == endpoint)
+
+
+def emitted(measure: Callable[[], dict[str, Any]]) -> int:
+    """Run ``measure`` and hand its figures, or why there are none, to compare.py."""
+    try:
+        figures = measure()
+    except Exception as exc:  # reported, not hidden: compare.py shows why
+        emit({"error": f"{type(exc).__name__}: {exc}"})
+        return 1
+    emit(figures)
+    return 0

@@ -23,36 +23,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from _compare_common import emit, load, summary
+from _compare_common import emitted, load, summary
 
 PATH = "/.well-known/matrix/server"
 READY_TIMEOUT = 20.0
-NGINX_CONF = """\
-daemon off;
-master_process on;
-worker_processes 1;
-pid {work}/nginx.pid;
-error_log {work}/nginx-error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {work}/body;
-    proxy_temp_path {work}/proxy;
-    fastcgi_temp_path {work}/fastcgi;
-    uwsgi_temp_path {work}/uwsgi;
-    scgi_temp_path {work}/scgi;
-    server {{
-        listen {address}:{port} ssl;
-        ssl_certificate {work}/cert.pem;
-        ssl_certificate_key {work}/key.pem;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        location = {path} {{
-            default_type application/json;
-            return 200 '{{"m.server": "m0.bench.test"}}';
-        }}
-    }}
-}}
-"""
+BODY = b'{"m.server": "m0.bench.test"}'
 
 
 async def _handshakes(
@@ -86,8 +61,9 @@ async def _handshakes(
 @contextlib.contextmanager
 def nginx(work: Path, setup: dict[str, Any]) -> Iterator[tuple[str, int]]:
     """nginx (one worker) serving the file over TLS with the sandbox certificate."""
-    from serve import launch, log_tail, stop
+    from serve import launch, log_tail, nginx_config, stop
 
+    from matrix_delegation._core.site import Response
     from matrix_delegation.sandbox import free_loopback_address
 
     if shutil.which("nginx") is None:
@@ -97,10 +73,9 @@ def nginx(work: Path, setup: dict[str, Any]) -> Iterator[tuple[str, int]]:
     if address is None:
         raise RuntimeError(f"no 127.0.0.X has port {port} free")
     work.mkdir(exist_ok=True)
-    shutil.copy(setup["files"]["certificate"], work / "cert.pem")
-    shutil.copy(setup["files"]["key"], work / "key.pem")
-    conf = work / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(work=work, address=address, port=port, path=PATH))
+    # serve.py's configuration (one worker, one location), answering one small file.
+    response = Response(200, (("Content-Type", "application/json"),), BODY)
+    conf = nginx_config(work, (address, port, True), setup["files"], response)
     command = ["nginx", "-p", str(work), "-e", str(work / "nginx-error.log"), "-c", str(conf)]
     process = launch(command, work / "nginx.log", work)
     try:
@@ -124,16 +99,14 @@ def main(argv: list[str]) -> int:
     setup, expected, concurrency = load(argv[:2])
     host, port, count = argv[2], int(argv[3]), int(argv[4])
     names = [list(expected)[index % len(expected)] for index in range(count)]
-    try:
+
+    def measure() -> dict[str, Any]:
         import uvloop
 
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            figures = runner.run(_handshakes(host, port, names, setup["ca_file"], concurrency))
-    except Exception as exc:  # reported, not hidden: compare.py shows why
-        emit({"error": f"{type(exc).__name__}: {exc}"})
-        return 1
-    emit(figures)
-    return 0
+            return runner.run(_handshakes(host, port, names, setup["ca_file"], concurrency))
+
+    return emitted(measure)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,20 @@
-"""The line protocol between ``conformance.py`` and one implementation's driver.
+"""What every implementation's driver shares: its interface, its outcome, its child protocol.
 
-The driver is a child process. It reads one JSON line from stdin (the
-configuration: the sandbox's DNS server and CA, and the scenarios to run),
-then writes one JSON line per scenario to stdout. A scenario with a
-``between`` step is resolved twice: after the first resolution the driver
-writes ``{"event": "between", "id": ...}`` and waits for any line on stdin,
+A driver (``_ours_driver``, ``_synapse_driver``, ``_resolvematrix_driver``) is a module
+with a class ``Driver`` of the same small interface, used by ``conformance.py`` and by
+``compare.py``'s workers alike:
+
+- ``Driver(target)``: one resolver of that implementation, with empty caches, pointed
+  at the sandbox's DNS server and trusting only its CA (a :class:`Target`);
+- ``await driver.resolve(server_name)``: an :class:`Outcome` (never raises);
+- ``driver.advance(seconds)``: move the clock its SRV cache reads forward;
+- ``await driver.close()``.
+
+Run as a script, a driver is ``conformance.py``'s child process (:func:`run_scenarios`):
+it reads one JSON line from stdin (a :class:`Config`: the target and the scenarios),
+then writes one JSON line per scenario to stdout, with a fresh ``Driver`` per scenario.
+A scenario with a ``between`` step is resolved twice: after the first resolution the
+driver writes ``{"event": "between", "id": ...}`` and waits for any line on stdin,
 which the parent sends once it has changed the sandbox.
 """
 
@@ -13,28 +23,37 @@ from __future__ import annotations
 import ipaddress
 import json
 import sys
-from typing import Any, TypedDict
+import time
+from collections.abc import Callable
+from typing import Any, Protocol, TypedDict
 
 __all__ = [
     "Config",
+    "Driver",
     "Outcome",
+    "SkewedClock",
+    "Target",
     "endpoint_text",
     "failed",
     "is_ip",
     "read_config",
-    "report",
-    "wait_between",
+    "run_scenarios",
 ]
 
 
-class Config(TypedDict):
-    """What a driver is told: where the sandbox is and what to resolve."""
+class Target(TypedDict):
+    """Where the sandbox is: what every driver is built from."""
 
     nameserver: list[Any]  # [ip, port]
     ca_file: str
     allow: list[str]  # CIDR ranges let through the IP blocklist
     connect_to: list[str]  # HOST1:PORT1:HOST2:PORT2 rules (empty when 443 is bindable)
     timeout: float
+
+
+class Config(Target):
+    """What a conformance child is told: the target, and the scenarios to resolve."""
+
     scenarios: list[dict[str, Any]]
 
 
@@ -49,21 +68,56 @@ class Outcome(TypedDict, total=False):
     detail: str
 
 
+class Driver(Protocol):
+    """One implementation's resolver, pointed at the sandbox."""
+
+    async def resolve(self, server_name: str) -> Outcome: ...
+
+    def advance(self, seconds: float) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class SkewedClock:
+    """The wall clock, plus an offset a scenario can move forward."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
 def read_config() -> Config:
     """The configuration line sent by the parent."""
     config: Config = json.loads(sys.stdin.readline())
     return config
 
 
-def report(scenario_id: str, outcome: Outcome) -> None:
-    """Send one scenario's outcome to the parent."""
+def _report(scenario_id: str, outcome: Outcome) -> None:
     print(json.dumps({"id": scenario_id, **outcome}), flush=True)
 
 
-def wait_between(scenario_id: str) -> None:
+def _wait_between(scenario_id: str) -> None:
     """Tell the parent the first resolution is done; block until it has changed the world."""
     print(json.dumps({"event": "between", "id": scenario_id}), flush=True)
     sys.stdin.readline()
+
+
+async def run_scenarios(config: Config, driver_for: Callable[[Target], Driver]) -> None:
+    """Resolve every scenario with a fresh driver (fresh caches), reporting each outcome."""
+    for scenario in config["scenarios"]:
+        driver = driver_for(config)
+        try:
+            outcome = await driver.resolve(scenario["server_name"])
+            between = scenario.get("between")
+            if between:
+                _wait_between(scenario["id"])
+                driver.advance(float(between.get("advance", 0)))
+                outcome = await driver.resolve(scenario["server_name"])
+        finally:
+            await driver.close()
+        _report(scenario["id"], outcome)
 
 
 def endpoint_text(ip: str, port: int) -> str:

@@ -1,17 +1,24 @@
-"""Conformance driver for the PyPI ``resolvematrix`` package (see ``_driver_io``).
+"""Driver for the PyPI ``resolvematrix`` package (the interface: ``_driver_io``).
 
 ``ServerResolver`` takes its own dnspython resolver and its own httpx client,
 so both can be pointed at the sandbox through its public constructor: the DNS
 resolver is configured with the sandbox server only (``configure=False``: no
-``/etc/resolv.conf``), and the httpx client connects through a network backend
-that looks hostnames up in the sandbox too and trusts only the sandbox CA.
-Nothing reaches the system resolver.
+``/etc/resolv.conf``), and the httpx client trusts only the sandbox CA. For
+conformance the client connects through a network backend that looks hostnames
+up in the sandbox too, so nothing reaches the system resolver. ``compare.py``
+measures the client as shipped (``sandbox_backend=False``: getaddrinfo, which it
+points at the sandbox from a private mount namespace) and with its cache.
+
+It overrides the private ``ServerResolver._srv_lookup`` (to see which SRV name
+answered): the ``test`` extra pins the resolvematrix version it was written against.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import sys
+import threading
 from typing import Any
 
 import _driver_io as io
@@ -22,7 +29,7 @@ from resolvematrix import ResolutionError, ServerDestination, ServerResolver
 from resolvematrix.cache import VoidResolutionCache
 
 
-def _dns(config: io.Config) -> dns.resolver.Resolver:
+def _dns(config: io.Target) -> dns.resolver.Resolver:
     host, port = config["nameserver"]
     resolver = dns.resolver.Resolver(configure=False)
     resolver.nameservers = [host]
@@ -63,17 +70,24 @@ class _Transport(httpx.HTTPTransport):
 
 
 class ObservedResolver(ServerResolver):  # type: ignore[misc]
-    """resolvematrix's resolver, noting the addresses it picked and the SRV names that answered."""
+    """resolvematrix's resolver, noting the addresses it picked and the SRV names that answered.
 
-    def __init__(self, config: io.Config) -> None:
-        resolver = _dns(config)
-        context = ssl.create_default_context(cafile=config["ca_file"])
-        transport = _Transport(context, SandboxBackend(resolver, config["connect_to"]))
-        http = httpx.Client(transport=transport, timeout=config["timeout"], trust_env=False)
-        super().__init__(client=http, dns_resolver=resolver, cache=VoidResolutionCache())
+    What one resolution did is noted per thread: compare.py resolves from many threads.
+    """
+
+    def __init__(self, target: io.Target, *, sandbox_backend: bool, cache: bool) -> None:
+        resolver = _dns(target)
+        context = ssl.create_default_context(cafile=target["ca_file"])
+        if sandbox_backend:
+            backend = SandboxBackend(resolver, target["connect_to"])
+            http = httpx.Client(transport=_Transport(context, backend),
+                                timeout=target["timeout"], trust_env=False)  # fmt: skip
+        else:  # no proxy from the environment either: loopback only
+            http = httpx.Client(verify=context, timeout=target["timeout"], trust_env=False)
+        kept = {} if cache else {"cache": VoidResolutionCache()}
+        super().__init__(client=http, dns_resolver=resolver, **kept)
         self.addresses: dict[str, str] = {}
-        self.answered: list[str] = []
-        self.delegated = False
+        self.notes = threading.local()
 
     def lookup_domain(self, domain: str) -> Any:
         address = super().lookup_domain(domain)
@@ -83,18 +97,40 @@ class ObservedResolver(ServerResolver):  # type: ignore[misc]
     def _srv_lookup(self, record_name: str) -> Any:
         found = super()._srv_lookup(record_name)
         if found:
-            self.answered.append(record_name)
+            self.notes.answered.append(record_name)
         return found
 
     def resolve_well_known(self, destination: ServerDestination) -> ServerDestination:
         resolved = super().resolve_well_known(destination)
-        self.delegated = True
+        self.notes.delegated = True
         return resolved
 
 
+class Driver:
+    """resolvematrix's ``ServerResolver`` on the sandbox; ``resolver`` for the speed runs."""
+
+    def __init__(
+        self, target: io.Target, *, sandbox_backend: bool = True, cache: bool = False
+    ) -> None:
+        self.resolver = ObservedResolver(target, sandbox_backend=sandbox_backend, cache=cache)
+
+    def resolve_here(self, server_name: str) -> io.Outcome:
+        """:meth:`resolve` in this thread (resolvematrix is synchronous)."""
+        return _attempt(self.resolver, server_name)
+
+    async def resolve(self, server_name: str) -> io.Outcome:
+        return self.resolve_here(server_name)
+
+    def advance(self, seconds: float) -> None:
+        """Nothing to move: it keeps no SRV cache, and resolve() never reads its cache."""
+
+    async def close(self) -> None:
+        self.resolver.client.close()
+
+
 def _attempt(resolver: ObservedResolver, server_name: str) -> io.Outcome:
-    resolver.answered.clear()
-    resolver.delegated = False
+    resolver.notes.answered = []
+    resolver.notes.delegated = False
     try:
         destination = resolver.resolve(server_name)
     except ResolutionError as exc:
@@ -119,9 +155,9 @@ def _route(resolver: ObservedResolver, server_name: str, destination: ServerDest
         return "ip-literal"
     if ":" in server_name:
         return "explicit-port"
-    prefix = "well-known/" if resolver.delegated else ""
-    if resolver.answered:
-        legacy = resolver.answered[0].startswith("_matrix._tcp.")
+    prefix = "well-known/" if resolver.notes.delegated else ""
+    if resolver.notes.answered:
+        legacy = resolver.notes.answered[0].startswith("_matrix._tcp.")
         return prefix + ("srv-legacy" if legacy else "srv")
     host = destination.hostname.rsplit(":", 1)[0]
     if prefix and io.is_ip(host):
@@ -132,17 +168,9 @@ def _route(resolver: ObservedResolver, server_name: str, destination: ServerDest
 
 
 def main() -> int:
-    config = io.read_config()
-    for scenario in config["scenarios"]:
-        resolver = ObservedResolver(config)
-        outcome = _attempt(resolver, scenario["server_name"])
-        if scenario.get("between"):
-            # It caches whole destinations but never reads that cache in resolve(),
-            # and keeps no SRV cache: the second resolution starts from nothing.
-            io.wait_between(scenario["id"])
-            outcome = _attempt(resolver, scenario["server_name"])
-        resolver.client.close()
-        io.report(scenario["id"], outcome)
+    # It caches whole destinations but never reads that cache in resolve(), and keeps
+    # no SRV cache: a two-phase scenario's second resolution starts from nothing.
+    asyncio.run(io.run_scenarios(io.read_config(), Driver))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Conformance driver for Synapse's own resolver (see ``_driver_io``).
+"""Driver for Synapse's own resolver (the interface: ``_driver_io``).
 
 Synapse splits discovery in two (SPEC-NOTES 5.5): ``MatrixFederationAgent.request``
 fetches ``.well-known`` (``WellKnownResolver``) and rewrites the URI and the
@@ -14,6 +14,10 @@ its server list instead of being connected.
 Every DNS question goes to the sandbox: SRV through a Twisted DNS client given
 to ``SrvResolver``, A/AAAA through a name resolver installed on the reactor.
 The system resolver is never used.
+
+It reaches into Synapse's private attributes (``MatrixFederationAgent._agent`` and
+``_well_known_resolver``, the endpoint's ``_resolve_server`` and ``_tls_options``):
+the ``test`` extra pins the Synapse version it was written against.
 """
 
 from __future__ import annotations
@@ -22,9 +26,9 @@ import os
 import socket
 import sys
 import tempfile
-import time
 from importlib.metadata import version
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlparse
 
 import _driver_io as io
@@ -107,27 +111,17 @@ class _Capture:
         return defer.succeed((uri, headers))
 
 
-class SkewedClock:
-    """Wall-clock seconds plus an offset a scenario moves forward."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-
 class _RecordingSrv(SrvResolver):
     """Synapse's SRV resolver, noting which service names gave records."""
 
-    def __init__(self, dns_client: client.Resolver, clock: SkewedClock) -> None:
+    def __init__(self, dns_client: client.Resolver, clock: Callable[[], float]) -> None:
         super().__init__(dns_client=dns_client, cache={}, get_time=clock)
-        self.answered: list[bytes] = []
+        self.answered: set[bytes] = set()  # a set, not per resolution: many run at once
 
     async def resolve_service(self, service_name: bytes) -> list[Server]:
         servers = await super().resolve_service(service_name)
         if servers:
-            self.answered.append(service_name)
+            self.answered.add(service_name)
         return servers
 
 
@@ -146,52 +140,56 @@ def _config(ca_file: str, allow: list[str]) -> HomeServerConfig:
     return config
 
 
-class _Rig(NamedTuple):
-    """One scenario's agent, its SRV resolver, and the endpoint factory behind it."""
+class Driver:
+    """A fresh ``MatrixFederationAgent`` (fresh caches), asked what it decides for a name."""
 
-    agent: MatrixFederationAgent
-    srv: _RecordingSrv
-    endpoints: Any  # MatrixHostnameEndpointFactory
-
-
-class SynapseDriver:
-    """Builds a fresh agent (fresh caches) per scenario and reads what it decides."""
-
-    def __init__(self, config: io.Config) -> None:
-        host, port = config["nameserver"]
+    def __init__(self, target: io.Target, *, server_name: str = "conformance.test") -> None:
+        host, port = target["nameserver"]
         self._dns = client.Resolver(  # type: ignore[no-untyped-call]
             servers=[(host, int(port))], timeout=(1, 2)
         )
         self.names = SandboxNameResolver(self._dns)
         reactor.installNameResolver(self.names)
-        self._hs_config = _config(config["ca_file"], config["allow"])
-        self._tls = FederationPolicyForHTTPS(self._hs_config)
-        self._user_agent = f"Synapse/{version('matrix-synapse')}".encode()
-
-    def rig(self, clock: SkewedClock) -> _Rig:
-        srv = _RecordingSrv(self._dns, clock)
-        agent = MatrixFederationAgent(
-            server_name="conformance.test",
+        hs_config = _config(target["ca_file"], target["allow"])
+        self._clock = io.SkewedClock()
+        self.srv = _RecordingSrv(self._dns, self._clock)
+        self.agent = MatrixFederationAgent(
+            server_name=server_name,
             reactor=reactor,
-            clock=Clock(reactor, server_name="conformance.test"),
-            tls_client_options_factory=self._tls,
-            user_agent=self._user_agent,
-            ip_allowlist=self._hs_config.server.federation_ip_range_allowlist,
-            ip_blocklist=self._hs_config.server.federation_ip_range_blocklist,
-            _srv_resolver=srv,
+            clock=Clock(reactor, server_name=server_name),
+            tls_client_options_factory=FederationPolicyForHTTPS(hs_config),
+            user_agent=f"Synapse/{version('matrix-synapse')}".encode(),
+            ip_allowlist=hs_config.server.federation_ip_range_allowlist,
+            ip_blocklist=hs_config.server.federation_ip_range_blocklist,
+            _srv_resolver=self.srv,
         )
-        factory = agent._agent._endpointFactory
-        agent._agent = _Capture()
-        return _Rig(agent, srv, factory)
+        self._endpoints = self.agent._agent._endpointFactory
+        self.agent._agent = _Capture()
 
-    async def attempt(self, rig: _Rig, server_name: str) -> io.Outcome:
-        """Ask Synapse's agent for ``server_name``: its route, first address, Host, TLS name."""
-        original = b"matrix-federation://" + server_name.encode() + _PATH
-        rig.srv.answered.clear()
+    async def resolve(self, server_name: str) -> io.Outcome:
+        """Synapse's route, first address, Host and TLS name (bounded in time, never raises)."""
+        deferred = defer.ensureDeferred(self._attempt(server_name))
+        deferred.addTimeout(_DEADLINE, reactor)
         try:
-            uri, headers = await rig.agent.request(b"GET", original)
+            outcome: io.Outcome = await deferred
+        except defer.TimeoutError:
+            return io.failed("timeout", f"no answer within {_DEADLINE} s")
+        except Exception as exc:  # report, do not crash: one name must not hide the others
+            return io.failed("error", f"{type(exc).__name__}: {exc}")
+        return outcome
+
+    def advance(self, seconds: float) -> None:
+        self._clock.offset += seconds  # only the SRV cache reads it
+
+    async def close(self) -> None:
+        """Nothing to close: the agent's pool holds no connection (none is made)."""
+
+    async def _attempt(self, server_name: str) -> io.Outcome:
+        original = b"matrix-federation://" + server_name.encode() + _PATH
+        try:
+            uri, headers = await self.agent.request(b"GET", original)
             parsed = URI.fromBytes(uri)  # type: ignore[no-untyped-call]
-            endpoint = rig.endpoints.endpointForURI(parsed)
+            endpoint = self._endpoints.endpointForURI(parsed)
             servers = await endpoint._resolve_server()
         except DomainError as exc:
             return io.failed("dns-error", repr(exc))
@@ -203,7 +201,7 @@ class SynapseDriver:
             blocking = endpoint._reactor.nameResolver
             ips = await _resolve(blocking, server.host.decode(), server.port)
             if ips:
-                route = _route(original, uri, rig.srv.answered)
+                route = _route(original, uri, self.srv.answered)
                 return {"route": route, "endpoint": io.endpoint_text(ips[0], server.port),
                         "host": host, "tls": tls}  # fmt: skip
         first = servers[0].host.decode()
@@ -233,7 +231,7 @@ async def _resolve(resolver: Any, host: str, port: int) -> list[str]:
     return await done
 
 
-def _route(original: bytes, sent: bytes, answered: list[bytes]) -> str:
+def _route(original: bytes, sent: bytes, answered: set[bytes]) -> str:
     """Name the spec step Synapse's choices amount to (it has no such notion itself)."""
     before, after = urlparse(original), urlparse(sent)
     prefix = "well-known/" if after.netloc != before.netloc else ""
@@ -242,43 +240,18 @@ def _route(original: bytes, sent: bytes, answered: list[bytes]) -> str:
         return prefix + "ip-literal"
     if after.port:
         return prefix + "explicit-port"
-    if answered:
-        return prefix + ("srv" if answered[0].startswith(b"_matrix-fed.") else "srv-legacy")
+    if b"_matrix-fed._tcp." + after.hostname in answered:
+        return prefix + "srv"
+    if b"_matrix._tcp." + after.hostname in answered:
+        return prefix + "srv-legacy"
     return prefix + "default-port"
-
-
-async def _run(config: io.Config) -> None:
-    driver = SynapseDriver(config)
-    for scenario in config["scenarios"]:
-        clock = SkewedClock()
-        rig = driver.rig(clock)
-        name = scenario["server_name"]
-        outcome = await _bounded(driver.attempt(rig, name))
-        between = scenario.get("between")
-        if between:
-            io.wait_between(scenario["id"])
-            clock.offset += float(between.get("advance", 0))  # only the SRV cache sees it
-            outcome = await _bounded(driver.attempt(rig, name))
-        io.report(scenario["id"], outcome)
-
-
-async def _bounded(attempt: Any) -> io.Outcome:
-    deferred = defer.ensureDeferred(attempt)
-    deferred.addTimeout(_DEADLINE, reactor)
-    try:
-        outcome: io.Outcome = await deferred
-    except defer.TimeoutError:
-        return io.failed("timeout", f"no answer within {_DEADLINE} s")
-    except Exception as exc:  # report, do not crash: one scenario must not hide the others
-        return io.failed("error", f"{type(exc).__name__}: {exc}")
-    return outcome
 
 
 def main() -> int:
     for variable in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
         os.environ.pop(variable, None)
     config = io.read_config()
-    task.react(lambda _reactor: defer.ensureDeferred(_run(config)))
+    task.react(lambda _reactor: defer.ensureDeferred(io.run_scenarios(config, Driver)))
     return 0
 
 

@@ -5,10 +5,12 @@ A benchmark, not a test: it asserts nothing and prints the figures.
     python benchmarks/compare.py [--names 2000] [--concurrency 50] [--json] [--write-docs]
     python benchmarks/compare.py --smoke --json      # tiny sizes, quick (CI)
 
-One process tree on loopback. The sandbox (resolve_fanout's zone: N names delegated by
-``.well-known``, then SRV) runs in a child process; each implementation then resolves
-the same N names, the same number at a time, in a fresh process of its own with empty
-caches (``_compare_workers.py``, ``_compare_synapse.py``), cold and then warm. Then the
+One process tree on loopback. The sandbox (``_fanout_sandbox``: the scenario catalog's
+fan-out entry stamped out N times, names delegated by ``.well-known``, then SRV) runs in
+a child process; each implementation then resolves the same N names, the same number at
+a time, in a fresh process of its own with empty caches (``_compare_workers.py``,
+``_compare_synapse.py``, each built by that implementation's conformance driver), cold
+and then warm. Then the
 TLS-handshake limit on the same certificates (``_compare_tls.py``), our memory per
 cached name (resolve_fanout's method), and ``serve.py --json`` for serving.
 """
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from _compare_report import docs_section, ratios, table, targets, write_docs
-from _compare_sandbox import sandbox
+from _fanout_sandbox import sandbox
 from _compare_tls import nginx
 
 HERE = Path(__file__).resolve().parent

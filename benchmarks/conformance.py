@@ -1,8 +1,10 @@
 """Conformance: every scenario through our resolver, Synapse's and resolvematrix's.
 
-The sandbox (DNS server, CA, HTTPS hosts on 127.0.0.X:443) runs in this
-process; each implementation runs in its own child process (``_*_driver.py``),
-pointed at the sandbox's DNS server and trusting only its CA, one after the
+Measures correctness, not speed: the scenario catalog (``scenarios.SCENARIOS``) is
+published in a sandbox (DNS server, CA, HTTPS hosts on 127.0.0.X:443) in this process;
+each implementation's driver (``_ours_driver.py``, ``_synapse_driver.py``,
+``_resolvematrix_driver.py``, the same ones compare.py measures) runs as a child process
+of its own, pointed at the sandbox's DNS server and trusting only its CA, one after the
 other. The table says what each did and whether that is what the spec requires.
 
     python benchmarks/conformance.py [--write docs/conformance.md] [--json] [--smoke]

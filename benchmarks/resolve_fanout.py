@@ -1,7 +1,9 @@
 """Cold and warm fan-out: N distinct names, each delegated by .well-known and then SRV.
 
-The sandbox (DNS server and HTTPS host on loopback) runs in a child process so
-that it does not share the resolver's event loop; both run on this machine.
+The names are the scenario catalog's fan-out entry (``scenarios.FANOUT``) stamped out N
+times. The sandbox (DNS server and HTTPS host on loopback, ``_fanout_sandbox``) runs in a
+child process so that it does not share the resolver's event loop; both run on this
+machine. The resolver is built by ``_ours_driver``, as conformance.py builds it.
 A benchmark, not a test: it asserts nothing and prints the figures.
 
     python benchmarks/resolve_fanout.py [--names 2000] [--concurrency 50]
@@ -14,64 +16,27 @@ import asyncio
 import contextlib
 import gc
 import json
-import multiprocessing
 import os
 import platform
 import resource
 import ssl
 import statistics
 import sys
+import tempfile
 import time
 import tracemalloc
-from multiprocessing.connection import Connection
+from pathlib import Path
+
+import scenarios as sc
+from _driver_io import Target
+from _fanout_sandbox import sandbox
+from _ours_driver import Driver
 
 from matrix_delegation import Resolver, __version__
 from matrix_delegation._cli import run
-from matrix_delegation.sandbox import Reply, SandboxCA, WebHost
-from matrix_delegation.sandbox.world import Sandbox
+from matrix_delegation.sandbox import SandboxCA
 
-DOMAIN = "bench.test"
-PATH = "/.well-known/matrix/server"
-TARGETS = 50  # distinct SRV targets shared by the names, as in real federations
-
-
-def name(index: int) -> str:
-    return f"n{index}.{DOMAIN}"
-
-
-async def _serve(count: int, pipe: Connection) -> None:
-    async with Sandbox() as sandbox:
-        host = await sandbox.https_host([f"*.{DOMAIN}"], certificate_for=[f"*.{DOMAIN}"])
-        sandbox.zone.remove(f"*.{DOMAIN}")
-        _publish(sandbox, host, count)
-        pipe.send(
-            {
-                "options": {
-                    "nameservers": [sandbox.dns.nameserver],
-                    "allow_ip_ranges": ["127.0.0.0/8", "::1/128"],
-                    # Without root, the host listens elsewhere: send every :443 there.
-                    "connect_to": [f":443:{host.host}:{host.port}"] if sandbox.connect_to else [],
-                },
-                "ca_pem": sandbox.ca.ca_pem.decode(),
-            }
-        )
-        await asyncio.get_running_loop().run_in_executor(None, pipe.recv)  # wait for "stop"
-
-
-def _publish(sandbox: Sandbox, host: WebHost, count: int) -> None:
-    for index in range(TARGETS):
-        sandbox.zone.add(f"fed{index}.{DOMAIN}", "A", f"127.0.2.{index + 1}", ttl=3600)
-    for index in range(count):
-        sandbox.zone.add(name(index), "A", host.host, ttl=3600)
-        delegated = f"m{index}.{DOMAIN}"
-        reply = Reply.json({"m.server": delegated})
-        host.set(name(index), PATH, reply)
-        target = f"fed{index % TARGETS}.{DOMAIN}."
-        sandbox.zone.add(f"_matrix-fed._tcp.{delegated}", "SRV", f"10 5 8448 {target}", ttl=3600)
-
-
-def _sandbox_process(count: int, pipe: Connection) -> None:
-    run(_serve(count, pipe))
+ROUTE = sc.FANOUT["expect"]["route"]  # what every name must resolve by
 
 
 async def _fan_out(
@@ -85,7 +50,7 @@ async def _fan_out(
             started = time.perf_counter()
             resolution = await resolver.resolve(server_name)
             latencies.append(time.perf_counter() - started)
-            assert resolution.route == "well-known/srv", resolution
+            assert resolution.route == ROUTE, resolution
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -100,15 +65,13 @@ async def _warm(resolver: Resolver, names: list[str], rounds: int) -> tuple[floa
     return time.perf_counter() - started, rounds * len(names)
 
 
-def _resolver(options: dict[str, object], ca_file: str) -> Resolver:
-    return Resolver(**options, ca_file=ca_file, timeout=30.0)  # type: ignore[arg-type]
+def _resolver(target: Target) -> Resolver:
+    return Driver(target, skewed=False).resolver
 
 
-async def _measure(
-    options: dict[str, object], ca_file: str, count: int, concurrency: int
-) -> dict[str, object]:
-    names = [name(i) for i in range(count)]
-    async with _resolver(options, ca_file) as resolver:
+async def _measure(target: Target, names: list[str], concurrency: int) -> dict[str, object]:
+    count = len(names)
+    async with _resolver(target) as resolver:
         cold_wall, latencies = await _fan_out(resolver, names, concurrency)
         warm_wall, lookups = await _warm(resolver, names, rounds=max(1, 200_000 // count))
     latencies.sort()
@@ -117,7 +80,7 @@ async def _measure(
     # that only the caches remain. The slope leaves out fixed costs (the
     # library's own bounded caches, yarl's URL cache) that do not grow with N.
     half = count // 2
-    resolver = _resolver(options, ca_file)
+    resolver = _resolver(target)
     tracemalloc.start()
     traced = []
     for part in (names[:half], names[half:]):
@@ -177,21 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
-    ours, theirs = multiprocessing.Pipe()
-    child = multiprocessing.Process(target=_sandbox_process, args=(args.names, theirs), daemon=True)
-    child.start()
-    try:
-        setup = ours.recv()
-        ca_file = f"/tmp/matrix-delegation-bench-ca-{os.getpid()}.pem"
-        with open(ca_file, "w") as handle:
-            handle.write(setup["ca_pem"])
-        figures = run(_measure(setup["options"], ca_file, args.names, args.concurrency))
-        os.unlink(ca_file)
-    finally:
-        ours.send("stop")
-        child.join(timeout=10)
-        if child.is_alive():
-            child.kill()
+    with tempfile.TemporaryDirectory(prefix="md-fanout-") as work:
+        with sandbox(args.names, Path(work)) as setup:
+            figures = run(_measure(setup["target"], setup["names"], args.concurrency))
     figures["tls_client_handshake_cpu_ms"] = round(client_handshake_ms(), 3)
     figures["machine"] = machine()
     figures["version"] = __version__

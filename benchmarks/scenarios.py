@@ -25,6 +25,11 @@ Fields of a scenario (all strings unless said):
 - ``certificate_for``: the names on the HTTPS host's certificate, if not its own.
 - ``between``: resolve twice; in between, apply ``fail`` rules and move the
   resolver's clock ``advance`` seconds on (past the SRV TTL).
+
+The speed runs (``resolve_fanout.py``, ``compare.py``) need thousands of names: they
+take them from one catalog entry, :data:`FANOUT` (step 3.3 at scale), stamped out once
+per index by :func:`fanout` and published behind one wildcard HTTPS host by
+:func:`install_shared`.
 """
 
 from __future__ import annotations
@@ -39,7 +44,10 @@ import yaml
 from matrix_delegation.sandbox import Reply, WebHost
 from matrix_delegation.sandbox.world import Sandbox
 
-__all__ = ["SCENARIOS", "SMOKE", "Expect", "Scenario", "install", "load", "reset"]
+__all__ = [
+    "FANOUT", "SCENARIOS", "SMOKE", "Expect", "Scenario", "fanout", "install",
+    "install_shared", "load", "reset",
+]  # fmt: skip
 
 DOMAIN = "conf.test"
 WELL_KNOWN = "/.well-known/matrix/server"
@@ -225,6 +233,43 @@ SCENARIOS: list[Scenario] = [
 SMOKE = ("step-1", "step-2", "step-3.2", "step-3.3", "step-4", "step-6", "redirect-308", "wk-404")
 
 
+FANOUT_DOMAIN = "bench.test"
+FANOUT_TARGETS = 50  # distinct SRV targets shared by the names, as in real federations
+_HOUR = 3600
+
+#: step-3.3 at scale, for the speed runs: ``n{i}`` is delegated by ``.well-known`` to
+#: ``m{i}``, whose ``_matrix-fed`` SRV record names the shared target ``fed{t}``
+#: (``t = i % FANOUT_TARGETS``) at ``127.0.2.{a}`` (``a = t + 1``). Records live an hour,
+#: so that a warm run is answered from caches.
+FANOUT: Scenario = {
+    "id": "fanout-{i}", "about": "step-3.3 at scale", "server_name": "n{i}.bench.test",
+    "expect": _ok("well-known/srv", "127.0.2.{a}:8448", "m{i}.bench.test"), "basis": _SPEC,
+    "web": {"https://n{i}.bench.test" + WELL_KNOWN: _m("m{i}.bench.test")},
+    "dns": [_srv("m{i}.bench.test", "10 5 8448 fed{t}.bench.test.", ttl=_HOUR),
+            ["fed{t}.bench.test", "A", "127.0.2.{a}", _HOUR]],
+}  # fmt: skip
+
+
+def fanout(count: int) -> list[Scenario]:
+    """``count`` copies of :data:`FANOUT`, for the indexes 0 to ``count - 1``."""
+    found = []
+    for index in range(count):
+        target = index % FANOUT_TARGETS
+        found.append(_stamp(FANOUT, {"i": index, "t": target, "a": target + 1}))
+    return found
+
+
+def _stamp(value: Any, fields: dict[str, int]) -> Any:
+    """``value`` with every ``{field}`` in its strings (keys too) filled in."""
+    if isinstance(value, str):
+        return value.format(**fields)
+    if isinstance(value, list):
+        return [_stamp(item, fields) for item in value]
+    if isinstance(value, dict):
+        return {_stamp(key, fields): _stamp(item, fields) for key, item in value.items()}
+    return value
+
+
 def load(path: str | pathlib.Path) -> list[Scenario]:
     """Scenarios from a YAML (or JSON) file holding a list of them."""
     data = yaml.safe_load(pathlib.Path(path).read_text())
@@ -271,13 +316,31 @@ async def install(sandbox: Sandbox, scenarios: Iterable[Scenario]) -> list[WebHo
     """
     plain: list[WebHost] = []
     for scenario in scenarios:
-        for record in scenario.get("dns", []):
-            name, rdtype, value, *ttl = record
-            sandbox.zone.add(name, rdtype, value, *ttl)
-        for name, rdtype, rcode in scenario.get("fail", []):
-            sandbox.zone.fail(name, rdtype, rcode)
+        _records(sandbox, scenario)
         await _serve(sandbox, scenario, plain)
     return plain
+
+
+def install_shared(sandbox: Sandbox, host: WebHost, scenarios: Iterable[Scenario]) -> None:
+    """Publish many scenarios behind one HTTPS host (its certificate covers them all).
+
+    Each name in an HTTPS URL gets an A record (an hour long) for ``host``; records that
+    several scenarios share (a common SRV target) form one RRset, as in :func:`install`.
+    """
+    for scenario in scenarios:
+        _records(sandbox, scenario)
+        for url, reply in scenario.get("web", {}).items():
+            parts = urlsplit(url)
+            sandbox.zone.add(parts.hostname or "", "A", host.host, ttl=_HOUR)
+            host.set(parts.hostname or "", parts.path, _reply(reply))
+
+
+def _records(sandbox: Sandbox, scenario: Scenario) -> None:
+    for record in scenario.get("dns", []):
+        name, rdtype, value, *ttl = record
+        sandbox.zone.add(name, rdtype, value, *ttl)
+    for name, rdtype, rcode in scenario.get("fail", []):
+        sandbox.zone.fail(name, rdtype, rcode)
 
 
 def apply_between(sandbox: Sandbox, scenario: Scenario) -> None:

@@ -1,9 +1,10 @@
-"""The sandbox of ``compare.py``: resolve_fanout's names, with the DNS server on port 53.
+"""The speed runs' sandbox (``resolve_fanout.py``, ``compare.py``), in a child process.
 
-Same zone and HTTPS host as ``resolve_fanout.py`` (its ``_publish`` fills them), in a
-child process. The DNS server listens on 127.0.0.X:53 when it may, so that a resolver
-that only reads ``/etc/resolv.conf`` (which has no port) can be pointed at it from a
-private mount namespace. The wildcard certificate is also written to files, from the
+N names stamped out of the catalog's fan-out entry (``scenarios.fanout``), behind one
+HTTPS host with a wildcard certificate (``scenarios.install_shared``). The DNS server
+listens on 127.0.0.X:53 when it may, so that a resolver that only reads
+``/etc/resolv.conf`` (which has no port) can be pointed at it from a private mount
+namespace. The wildcard certificate is also written to files, from the
 same CA, for nginx in the TLS-handshake measurement.
 """
 
@@ -17,7 +18,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from resolve_fanout import DOMAIN, TARGETS, _publish, name
+import scenarios as sc
 
 from matrix_delegation._cli import run
 from matrix_delegation.sandbox import free_loopback_address
@@ -27,6 +28,7 @@ from matrix_delegation.sandbox.world import LOOPBACK_RANGES, Sandbox
 DNS_PORT = 53
 SETUP_TIMEOUT = 120.0
 STOP_TIMEOUT = 10.0
+RESOLVE_TIMEOUT = 30.0
 
 
 async def _serve(count: int, work: str, pipe: Connection) -> None:
@@ -35,10 +37,12 @@ async def _serve(count: int, work: str, pipe: Connection) -> None:
     if dns_ip is not None:  # root: the real DNS port, as resolv.conf can name no other
         sandbox.dns = DnsServer(sandbox.zone, host=dns_ip, port=DNS_PORT)
     async with sandbox:
-        host = await sandbox.https_host([f"*.{DOMAIN}"], certificate_for=[f"*.{DOMAIN}"])
-        sandbox.zone.remove(f"*.{DOMAIN}")
-        _publish(sandbox, host, count)
-        files = sandbox.ca.issue_files(f"*.{DOMAIN}", work)
+        wildcard = f"*.{sc.FANOUT_DOMAIN}"
+        host = await sandbox.https_host([wildcard], certificate_for=[wildcard])
+        sandbox.zone.remove(wildcard)
+        names = sc.fanout(count)
+        sc.install_shared(sandbox, host, names)
+        files = sandbox.ca.issue_files(wildcard, work)
         ca_file = str(sandbox.ca.write_ca_pem(Path(work) / "ca.pem"))
         pipe.send(
             {
@@ -48,13 +52,15 @@ async def _serve(count: int, work: str, pipe: Connection) -> None:
                 "https_port": host.port,
                 "ca_file": ca_file,
                 "files": files,
-                "names": [name(index) for index in range(count)],
-                # Name i is delegated to m<i>, whose SRV names fed<i % TARGETS> on 8448.
-                "expected": [f"127.0.2.{index % TARGETS + 1}" for index in range(count)],
-                "options": {
-                    "nameservers": [sandbox.dns.nameserver],
-                    "allow_ip_ranges": list(LOOPBACK_RANGES),
+                "names": [scenario["server_name"] for scenario in names],
+                "expected": [scenario["expect"]["endpoints"][0] for scenario in names],
+                "target": {
+                    "nameserver": [sandbox.dns.host, sandbox.dns.port],
+                    "ca_file": ca_file,
+                    "allow": list(LOOPBACK_RANGES),
+                    # Without root, the host listens elsewhere: send every :443 there.
                     "connect_to": [f":443:{host.host}:{host.port}"] if sandbox.connect_to else [],
+                    "timeout": RESOLVE_TIMEOUT,
                 },
             }
         )
