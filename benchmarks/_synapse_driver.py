@@ -26,8 +26,8 @@ import os
 import socket
 import sys
 import tempfile
-from importlib.metadata import version
 from collections.abc import Callable
+from importlib.metadata import version
 from typing import Any
 from urllib.parse import urlparse
 

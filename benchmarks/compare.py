@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from _compare_report import docs_section, ratios, table, targets, write_docs
-from _fanout_sandbox import sandbox
 from _compare_tls import nginx
+from _fanout_sandbox import sandbox
 
 HERE = Path(__file__).resolve().parent
 STOP_TIMEOUT = 10.0

@@ -140,9 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
-    with tempfile.TemporaryDirectory(prefix="md-fanout-") as work:
-        with sandbox(args.names, Path(work)) as setup:
-            figures = run(_measure(setup["target"], setup["names"], args.concurrency))
+    with (
+        tempfile.TemporaryDirectory(prefix="md-fanout-") as work,
+        sandbox(args.names, Path(work)) as setup,
+    ):
+        figures = run(_measure(setup["target"], setup["names"], args.concurrency))
     figures["tls_client_handshake_cpu_ms"] = round(client_handshake_ms(), 3)
     figures["machine"] = machine()
     figures["version"] = __version__
