@@ -70,7 +70,8 @@ def checked_socket_factory(policy: IpPolicy) -> SocketFactoryType:
         try:
             refusal = policy.refusal(ip)
         except ValueError:
-            raise BlockedAddressError(f"{ip} is not an IP address") from None
+            # "127.1" or "2130706433": the OS would take it for 127.0.0.1.
+            raise BlockedAddressError(f"{ip} is not an IP address in standard form") from None
         if refusal is not None:
             raise BlockedAddressError(refusal)
         return socket.socket(family, kind, proto)

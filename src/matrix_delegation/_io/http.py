@@ -104,7 +104,10 @@ class WellKnownFetcher:
             failure = _Failure(reason, "too-large", True, retry=False)
             return self._failed(hostname, failure, status, visited)
         except (aiohttp.ClientError, OSError, ssl.SSLError) as exc:
-            failure = _Failure(describe_client_error(exc), "unreachable", True, retry=True)
+            reason = describe_client_error(exc)
+            if len(visited) > 1:  # say which hop failed: it may be a refused address
+                reason = f"after a redirect to {visited[-1]}: {reason}"
+            failure = _Failure(reason, "unreachable", True, retry=True)
             return self._failed(hostname, failure, None, visited)
         result = read_response(hostname, status, body, tuple(visited[1:]))
         period = cache_period_from_headers(headers.items(), self._clock()) if result.valid else None
@@ -170,6 +173,9 @@ def tls_reason(error: OSError) -> str:
 
 def _plain_words(exc: BaseException) -> str:
     """What an unforeseen error means, without class names or library wording."""
+    if isinstance(exc, aiohttp.InvalidURL) and exc.description:
+        # e.g. "127.1 is not a canonical IPv4 address": aiohttp refuses such hosts.
+        return f"the URL is not valid: {exc.url} {exc.description}"
     if isinstance(exc, ValueError):  # aiohttp's InvalidURL, an IDNA failure
         return "the URL is not valid"
     if isinstance(exc, aiohttp.ClientPayloadError):
