@@ -88,12 +88,10 @@ async def open_checked_connection(
         BlockedAddressError: the policy blocks ``ip``, or it is not an IP address.
         OSError: the connection failed.
     """
-    try:
-        version = ipaddress.ip_address(ip).version
-    except ValueError:
-        raise BlockedAddressError(f"{ip} is not an IP address") from None
-    family = socket.AF_INET6 if version == 6 else socket.AF_INET
-    address = (ip, port, 0, 0) if version == 6 else (ip, port)
+    v6 = ":" in ip
+    family = socket.AF_INET6 if v6 else socket.AF_INET
+    address = (ip, port, 0, 0) if v6 else (ip, port)
+    # The factory refuses what is blocked, and anything but a standard IP address.
     sock = checked_socket_factory(policy)((family, socket.SOCK_STREAM, 0, "", address))
     try:
         sock.setblocking(False)
