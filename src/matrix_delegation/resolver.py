@@ -46,7 +46,7 @@ from ._exceptions import (
     NoAddress,
     ServiceUnavailable,
 )
-from ._io.connect import DiscoveryResolver
+from ._io.connect import DiscoveryResolver, checked_socket_factory
 from ._io.dns import DnsBackend, DnspythonBackend
 from ._io.http import WellKnownFetcher
 from ._io.tls import client_context
@@ -314,6 +314,8 @@ class Resolver:
         if self._fetcher is None:
             connector = aiohttp.TCPConnector(
                 resolver=DiscoveryResolver(self._host_addresses, self._policy),
+                # The IP policy at the socket: aiohttp skips the resolver for IP literals.
+                socket_factory=checked_socket_factory(self._policy.ip_policy),
                 ssl=self._ssl,
                 use_dns_cache=False,  # every connection is resolved (and checked) anew
                 limit=0,

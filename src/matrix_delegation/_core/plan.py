@@ -282,14 +282,12 @@ def _check_addresses(
             notes.note(step, "no A or AAAA records", answer, "error")
             return ()
     for ip in addresses:
-        network = policy.ip_policy.blocked_by(ip)
-        if network is not None:
+        refusal = policy.ip_policy.refusal(ip)
+        if refusal is not None:
             # DNS-rebinding safety: one blocked address disqualifies the whole name.
             problems.add("blocked-address")
             host = answer.host if answer else ip
-            notes.note(
-                step, f"{ip} is in the blocked range {network}: {host} is not used", answer, "error"
-            )
+            notes.note(step, f"{refusal}: {host} is not used", answer, "error")
             return ()
     notes.note(
         step,

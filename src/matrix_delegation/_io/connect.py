@@ -1,35 +1,105 @@
-"""Where aiohttp connects: our DNS, ``--connect-to`` rules and the IP policy.
+"""Where every outgoing connection is made: our DNS, ``--connect-to`` rules and the IP policy.
 
-aiohttp asks its resolver for the addresses of every host it connects to, on
-every connection, redirects included. Ours answers from the discovery DNS
-(never the system resolver), applies ``--connect-to`` (keeping the original
-hostname for SNI and the certificate check) and refuses a name with any
-blocked address, checked at connect time so DNS rebinding cannot slip past.
+The IP policy is enforced in one place, :func:`checked_socket_factory`, on the
+address a socket is about to connect to, whatever the URL said: a hostname,
+an IPv4 or IPv6 literal, or an IPv4 address in an IPv6 form. aiohttp makes
+its sockets with it (``TCPConnector(socket_factory=...)``), and the checker's
+own raw connections go through :func:`open_checked_connection`, which uses it
+too. aiohttp does not ask its resolver about IP literals, so the check cannot
+live in the resolver alone.
+
+The resolver (:class:`DiscoveryResolver`) answers aiohttp from the discovery
+DNS (never the system resolver), applies ``--connect-to`` (keeping the
+original hostname for SNI and the certificate check) and refuses a name with
+any blocked address, as Synapse does: asked anew on every connection, so DNS
+rebinding cannot slip past.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
 
+from aiohappyeyeballs import AddrInfoType, SocketFactoryType
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from .._core.ipfilter import IpPolicy
 from .._core.model import HostAddresses
 from .._core.overrides import apply_connect_to
 from .._core.plan import Policy
 
-__all__ = ["BlockedAddressError", "DiscoveryResolver", "NoAddressError"]
+__all__ = [
+    "BlockedAddressError",
+    "DiscoveryResolver",
+    "NoAddressError",
+    "checked_socket_factory",
+    "open_checked_connection",
+]
 
 AddressLookup = Callable[[str], Awaitable[HostAddresses]]
 
 
 class BlockedAddressError(OSError):
-    """The host has an address in the IP blocklist; nothing was connected."""
+    """The destination is in the IP blocklist; nothing was connected.
+
+    Its text is the reason a report shows: ``refused: 127.0.0.1 is in the
+    blocked range 127.0.0.0/8``.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"refused: {reason}")
 
 
 class NoAddressError(OSError):
     """The host has no usable address."""
+
+
+def checked_socket_factory(policy: IpPolicy) -> SocketFactoryType:
+    """A socket factory (aiohttp's ``socket_factory``) that refuses blocked destinations.
+
+    It receives the ``getaddrinfo``-style tuple of the address about to be
+    connected and raises :class:`BlockedAddressError` before any socket exists
+    when the policy blocks it.
+    """
+
+    def make(addr_info: AddrInfoType) -> socket.socket:
+        family, kind, proto, _, address = addr_info
+        ip = str(address[0])
+        try:
+            refusal = policy.refusal(ip)
+        except ValueError:
+            # "127.1" or "2130706433": the OS would take it for 127.0.0.1.
+            raise BlockedAddressError(f"{ip} is not an IP address in standard form") from None
+        if refusal is not None:
+            raise BlockedAddressError(refusal)
+        return socket.socket(family, kind, proto)
+
+    return make
+
+
+async def open_checked_connection(
+    ip: str, port: int, policy: IpPolicy
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """``asyncio.open_connection`` to an IP address, through the policy check.
+
+    Raises:
+        BlockedAddressError: the policy blocks ``ip``, or it is not an IP address.
+        OSError: the connection failed.
+    """
+    v6 = ":" in ip
+    family = socket.AF_INET6 if v6 else socket.AF_INET
+    address = (ip, port, 0, 0) if v6 else (ip, port)
+    # The factory refuses what is blocked, and anything but a standard IP address.
+    sock = checked_socket_factory(policy)((family, socket.SOCK_STREAM, 0, "", address))
+    try:
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, address)
+        return await asyncio.open_connection(sock=sock)
+    except BaseException:
+        sock.close()
+        raise
 
 
 class DiscoveryResolver(AbstractResolver):
@@ -44,12 +114,16 @@ class DiscoveryResolver(AbstractResolver):
     ) -> list[ResolveResult]:
         real_host, real_port, _ = apply_connect_to(self._policy.connect_to, host, port)
         addresses = await self._addresses(real_host)
+        ip_policy = self._policy.ip_policy
         for ip in addresses:
-            network = self._policy.ip_policy.blocked_by(ip)
-            if network is not None:
-                raise BlockedAddressError(
-                    f"{real_host} has the address {ip}, in the blocked range {network}"
-                )
+            network = ip_policy.blocked_by(ip)
+            if network is None:
+                continue
+            # One blocked address disqualifies the name (Synapse's rule).
+            blocked = f"in the blocked range {ip_policy.describe(network)}"
+            if _is_ip(real_host):
+                raise BlockedAddressError(f"{ip} is {blocked}")
+            raise BlockedAddressError(f"{real_host} has the address {ip}, {blocked}")
         return [
             ResolveResult(
                 hostname=host,
@@ -66,11 +140,17 @@ class DiscoveryResolver(AbstractResolver):
         """Nothing to release: the lookup belongs to the resolver."""
 
     async def _addresses(self, host: str) -> tuple[str, ...]:
-        try:
+        if _is_ip(host):
             return (str(ipaddress.ip_address(host)),)
-        except ValueError:
-            pass
         answer = await self._lookup(host if host.islower() else host.lower())
         if not answer.addresses:
             raise NoAddressError(f"{host}: {answer.error or 'no A or AAAA records'}")
         return answer.addresses
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

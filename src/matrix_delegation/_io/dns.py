@@ -154,7 +154,10 @@ class DnspythonBackend:
         except dns.resolver.NoNameservers as exc:
             raise DnsLookupError(f"{kind} {name}: {_server_errors(exc)}") from None
         except dns.exception.DNSException as exc:
-            raise DnsLookupError(f"{kind} {name}: {exc}") from None
+            # A name error says what is wrong with the name; other texts may name
+            # a DNS server, which a remote user must not learn: say it plainly.
+            plain = str(exc) if _is_name_error(exc) else "the DNS lookup failed"
+            raise DnsLookupError(f"{kind} {name}: {plain}") from None
         ttl = float(answer.chaining_result.minimum_ttl)
         if answer.rrset is None:
             ttl = min(ttl, _MAX_NEGATIVE_TTL)
@@ -166,12 +169,27 @@ def _negative_ttl(exc: dns.resolver.NXDOMAIN) -> float:
     return float(min([*ttls, _MAX_NEGATIVE_TTL]))
 
 
+def _is_name_error(exc: dns.exception.DNSException) -> bool:
+    return type(exc).__module__ == "dns.name"
+
+
 def _server_errors(exc: dns.resolver.NoNameservers) -> str:
-    """'SERVFAIL from Do53:127.0.0.1@5353' rather than dnspython's long sentence."""
-    parts = []
+    """'the DNS server answered SERVFAIL' rather than dnspython's long sentence.
+
+    The DNS servers' addresses are left out: a report may go to a remote user
+    (the web checker), who has no business learning them.
+    """
+    answers: list[str] = []
     # Each error is (server, tcp, port, exception or None, response or None).
-    for server, _tcp, _port, error, response in exc.kwargs.get("errors", []):
-        if error is None and response is not None:
-            error = dns.rcode.to_text(response.rcode())
-        parts.append(f"{error} from {server}")
-    return "; ".join(parts) or "no nameserver answered"
+    for _server, _tcp, _port, error, response in exc.kwargs.get("errors", []):
+        if response is not None:
+            answer = f"answered {dns.rcode.to_text(response.rcode())}"
+        elif isinstance(error, dns.exception.Timeout):
+            answer = "did not answer in time"
+        else:
+            answer = "gave no usable answer"
+        if answer not in answers:
+            answers.append(answer)
+    if not answers:
+        return "no DNS server answered"
+    return "the DNS server " + " and ".join(answers)

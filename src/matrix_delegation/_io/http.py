@@ -27,8 +27,9 @@ from .._core.wellknown import (
     next_redirect,
     read_response,
 )
+from .connect import BlockedAddressError
 
-__all__ = ["Fetched", "WellKnownFetcher"]
+__all__ = ["Fetched", "WellKnownFetcher", "describe_client_error", "tls_reason"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +104,10 @@ class WellKnownFetcher:
             failure = _Failure(reason, "too-large", True, retry=False)
             return self._failed(hostname, failure, status, visited)
         except (aiohttp.ClientError, OSError, ssl.SSLError) as exc:
-            failure = _Failure(describe_client_error(exc), "unreachable", True, retry=True)
+            reason = describe_client_error(exc)
+            if len(visited) > 1:  # say which hop failed: it may be a refused address
+                reason = f"after a redirect to {visited[-1]}: {reason}"
+            failure = _Failure(reason, "unreachable", True, retry=True)
             return self._failed(hostname, failure, None, visited)
         result = read_response(hostname, status, body, tuple(visited[1:]))
         period = cache_period_from_headers(headers.items(), self._clock()) if result.valid else None
@@ -145,11 +149,41 @@ def describe_client_error(exc: BaseException) -> str:
         detail = getattr(cert_error, "verify_message", None) or str(cert_error)
         return f"TLS certificate of {exc.host} rejected: {detail}"
     if isinstance(exc, aiohttp.ClientConnectorSSLError | aiohttp.ClientSSLError):
-        return f"TLS handshake with {exc.host} failed: {exc.os_error}"
+        return f"TLS handshake with {exc.host} failed: {tls_reason(exc.os_error)}"
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return str(exc.os_error)
     if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc.os_error, BlockedAddressError):
+            return str(exc.os_error)  # "refused: ... is in the blocked range ..."
         return f"cannot connect to {exc.host}:{exc.port}: {exc.os_error.strerror or exc.os_error}"
+    if isinstance(exc, BlockedAddressError):
+        return str(exc)
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "the server closed the connection without answering"
-    return f"{type(exc).__name__}: {exc}".rstrip(": ")
+    return _plain_words(exc)
+
+
+def tls_reason(error: OSError) -> str:
+    """OpenSSL's reason (``wrong version number``), without its source file and line."""
+    reason = getattr(error, "reason", None)
+    if isinstance(reason, str) and reason:
+        return reason.lower().replace("_", " ")
+    return error.strerror or "the handshake failed"
+
+
+def _plain_words(exc: BaseException) -> str:
+    """What an unforeseen error means, without class names or library wording."""
+    if isinstance(exc, aiohttp.InvalidURL) and exc.description:
+        # e.g. "127.1 is not a canonical IPv4 address": aiohttp refuses such hosts.
+        return f"the URL is not valid: {exc.url} {exc.description}"
+    if isinstance(exc, ValueError):  # aiohttp's InvalidURL, an IDNA failure
+        return "the URL is not valid"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "the response body could not be read (cut short or badly encoded)"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return "the response is not valid HTTP"
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return "the server stopped answering"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"the connection failed: {exc.strerror}"
+    return "the connection failed"

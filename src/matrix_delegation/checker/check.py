@@ -169,7 +169,8 @@ async def _well_known_by_address(
     results = await asyncio.gather(
         *(
             fetch_path(ip, 443, WELL_KNOWN_PATH, tls_name=host, host_header=host,
-                       context=resolver.ssl_context, timeout=timeout)
+                       context=resolver.ssl_context, timeout=timeout,
+                       policy=resolver.policy.ip_policy)
             for ip in addresses
         )
     )  # fmt: skip
@@ -209,6 +210,7 @@ async def _probe_all(
                 host_header=resolution.host_header or resolution.server_name,
                 context=resolver.ssl_context,
                 timeout=timeout,
+                policy=resolver.policy.ip_policy,
                 also_well_known=resolution.route is Route.DEFAULT_PORT,
             )
         return _judge(probe, resolution.server_name, now)

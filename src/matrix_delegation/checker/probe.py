@@ -19,6 +19,9 @@ from dataclasses import dataclass
 
 import httptools
 
+from .._core.ipfilter import IpPolicy
+from .._io.connect import open_checked_connection
+from .._io.http import tls_reason
 from .certs import CertificateInfo, describe_certificate
 
 __all__ = ["EndpointProbe", "HttpResult", "TlsInfo", "fetch_path", "probe_endpoint"]
@@ -79,37 +82,40 @@ async def probe_endpoint(
     host_header: str,
     context: ssl.SSLContext,
     timeout: float,
+    policy: IpPolicy,
     also_well_known: bool = False,
 ) -> EndpointProbe:
     """Connect to ``ip:port`` as a homeserver would and fetch version and keys.
 
     With ``also_well_known``, ``/.well-known/matrix/server`` too, over the same
-    connection.
+    connection. Every connection goes through ``policy`` (the resolver's IP policy).
     """
     sni = tls_name or ip  # Python sends no SNI for an IP and checks the IP SAN instead
     started = time.perf_counter()
     try:
         async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(ip, port)
+            reader, writer = await open_checked_connection(ip, port, policy)
     except (OSError, TimeoutError) as exc:
         return EndpointProbe(target, ip, port, None, _connect_error(exc, timeout), None, None, None)
     connect_ms = round(1000 * (time.perf_counter() - started), 2)
-    tls, streams = await _handshake(reader, writer, ip, port, sni, context, timeout)
+    tls, streams = await _handshake(reader, writer, ip, port, sni, context, timeout, policy)
     if streams is None:
         return EndpointProbe(target, ip, port, connect_ms, tls.verify_error, tls, None, None)
-    version, streams = await _get(streams, ip, port, sni, tls, VERSION_PATH, host_header, timeout)
-    keys, streams = await _get(streams, ip, port, sni, tls, KEYS_PATH, host_header, timeout)
+    address = (ip, port, policy)
+    version, streams = await _get(streams, address, sni, tls, VERSION_PATH, host_header, timeout)
+    keys, streams = await _get(streams, address, sni, tls, KEYS_PATH, host_header, timeout)
     well_known = None
     if also_well_known:
         # The classic mistake is the file on the federation port: look while we are here.
         path = WELL_KNOWN_PATH
-        well_known, streams = await _get(streams, ip, port, sni, tls, path, host_header, timeout)
+        well_known, streams = await _get(streams, address, sni, tls, path, host_header, timeout)
     if streams is not None:
         await _close(streams[1])
     return EndpointProbe(target, ip, port, connect_ms, None, tls, version, keys, well_known)
 
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+Address = tuple[str, int, IpPolicy]  # where to (re)connect, and the policy that must allow it
 
 
 async def fetch_path(
@@ -121,19 +127,21 @@ async def fetch_path(
     host_header: str,
     context: ssl.SSLContext,
     timeout: float,
+    policy: IpPolicy,
 ) -> HttpResult:
     """GET one path from one address over verified TLS (no redirects followed)."""
     try:
         async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(ip, port)
+            reader, writer = await open_checked_connection(ip, port, policy)
     except (OSError, TimeoutError) as exc:
         return HttpResult(None, b"", _connect_error(exc, timeout))
-    tls, streams = await _handshake(reader, writer, ip, port, tls_name, context, timeout)
+    tls, streams = await _handshake(reader, writer, ip, port, tls_name, context, timeout, policy)
     if streams is None or not tls.verified:
         if streams is not None:
             await _close(streams[1])
         return HttpResult(None, b"", f"TLS: {tls.verify_error}")
-    result, streams = await _get(streams, ip, port, tls_name, tls, path, host_header, timeout)
+    address = (ip, port, policy)
+    result, streams = await _get(streams, address, tls_name, tls, path, host_header, timeout)
     if streams is not None:
         await _close(streams[1])
     return result
@@ -147,6 +155,7 @@ async def _handshake(
     sni: str,
     context: ssl.SSLContext,
     timeout: float,
+    policy: IpPolicy,
 ) -> tuple[TlsInfo, Streams | None]:
     try:
         async with asyncio.timeout(timeout):
@@ -162,7 +171,7 @@ async def _handshake(
     # Look at the refused certificate anyway, over a connection we do not trust.
     try:
         async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(ip, port)
+            reader, writer = await open_checked_connection(ip, port, policy)
             await writer.start_tls(_unverified(), server_hostname=sni)
     except (ssl.SSLError, OSError, TimeoutError):
         return TlsInfo(None, None, _sni(sni, ip), False, refused[0], refused[1], None), None
@@ -209,8 +218,7 @@ def _unverified() -> ssl.SSLContext:
 
 async def _get(
     streams: Streams | None,
-    ip: str,
-    port: int,
+    address: Address,
     sni: str,
     tls: TlsInfo,
     path: str,
@@ -219,7 +227,7 @@ async def _get(
 ) -> tuple[HttpResult, Streams | None]:
     """GET over the open connection; reconnect once if the server closed it."""
     if streams is None or streams[1].is_closing():
-        streams = await _reconnect(ip, port, sni, tls, timeout)
+        streams = await _reconnect(address, sni, tls, timeout)
         if streams is None:
             return HttpResult(None, b"", "could not reconnect"), None
     reader, writer = streams
@@ -239,10 +247,10 @@ async def _get(
     return HttpResult(status, body), streams
 
 
-async def _reconnect(ip: str, port: int, sni: str, tls: TlsInfo, timeout: float) -> Streams | None:
+async def _reconnect(address: Address, sni: str, tls: TlsInfo, timeout: float) -> Streams | None:
     try:
         async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(ip, port)
+            reader, writer = await open_checked_connection(*address)
             context = _unverified()  # this peer's certificate has been judged already
             await writer.start_tls(context, server_hostname=sni)
     except (ssl.SSLError, OSError, TimeoutError):
@@ -311,6 +319,8 @@ def _connect_error(exc: BaseException, timeout: float) -> str:
 def _reason(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, TimeoutError):
         return f"timed out after {timeout:g} s"
+    if isinstance(exc, ssl.SSLError):
+        return tls_reason(exc)
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
-    return str(exc) or type(exc).__name__
+    return str(exc) or "the connection failed"
