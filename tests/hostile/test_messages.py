@@ -58,9 +58,7 @@ async def test_twin_the_probe_reaches_an_allowed_address(victims: Victims) -> No
 
 
 @pytest.mark.parametrize("host", ["127.1", "2130706433", "0177.0.0.1", "localhost"])
-async def test_the_raw_helper_takes_only_standard_ip_addresses(
-    victims: Victims, host: str
-) -> None:
+async def test_the_raw_helper_takes_only_standard_ip_addresses(victims: Victims, host: str) -> None:
     with pytest.raises(BlockedAddressError, match="not an IP address in standard form"):
         await open_checked_connection(host, victims.v4.port, ALLOW_LOOPBACK)
     assert victims.accepted == 0

@@ -115,9 +115,7 @@ async def test_twin_an_allowed_victim_is_reached(
     assert victims.v6.accepted >= (1 if form != "[::1]" else 3)
 
 
-async def test_m_server_naming_a_victim_is_never_probed(
-    hostile: Hostile, victims: Victims
-) -> None:
+async def test_m_server_naming_a_victim_is_never_probed(hostile: Hostile, victims: Victims) -> None:
     publish(hostile, SERVER, Reply.json({"m.server": f"127.0.0.1:{victims.v4.port}"}))
     report = await check(hostile)
     assert victims.accepted == 0
@@ -223,9 +221,7 @@ async def test_web_report_refuses_the_redirect_inside(hostile: Hostile, victims:
     assert error == f"after a redirect to {urls['server']}: {V4}"
 
 
-async def test_twin_web_check_reaches_an_allowed_victim(
-    hostile: Hostile, victims: Victims
-) -> None:
+async def test_twin_web_check_reaches_an_allowed_victim(hostile: Hostile, victims: Victims) -> None:
     publish_everything(hostile, victims, "127.0.0.1")
     await web_get(hostile, "/api/v1/check", "127.0.0.1/32", "::1/128")
     assert victims.v4.accepted >= 3 and victims.v6.accepted >= 1
