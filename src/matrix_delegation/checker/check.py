@@ -12,12 +12,12 @@ signed keys for this server name (as the matrix-federation-tester defines it).
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .._core.jsondoc import read_json
 from .._core.model import Endpoint, Resolution, Route
 from .._core.names import ServerName
 from .._core.overrides import apply_connect_to
@@ -26,7 +26,7 @@ from .._exceptions import InvalidServerName
 from ..resolver import Resolver
 from .client import ClientReport, SupportReport, check_client, check_support
 from .keys import KeyReport, check_server_keys
-from .probe import EndpointProbe, HttpResult, fetch_path, probe_endpoint
+from .probe import MAX_RESPONSE, EndpointProbe, HttpResult, fetch_path, probe_endpoint
 from .problems import Problem, discovery_problems, problem
 
 __all__ = ["EndpointReport", "Report", "check_server"]
@@ -228,10 +228,7 @@ def _judge(probe: EndpointProbe, server_name: str, now: float) -> EndpointReport
 def _parse_version(probe: EndpointProbe) -> dict[str, Any] | None:
     if probe.version is None or probe.version.status != 200:
         return None
-    try:
-        document = json.loads(probe.version.body)
-    except ValueError:
-        return None
+    document = read_json(probe.version.body, max_bytes=MAX_RESPONSE).value
     server = document.get("server") if isinstance(document, dict) else None
     return server if isinstance(server, dict) else None
 

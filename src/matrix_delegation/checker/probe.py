@@ -20,13 +20,14 @@ from dataclasses import dataclass
 import httptools
 
 from .certs import CertificateInfo, describe_certificate
+from .keys_json import MAX_KEY_BODY
 
 __all__ = ["EndpointProbe", "HttpResult", "TlsInfo", "fetch_path", "probe_endpoint"]
 
 VERSION_PATH = "/_matrix/federation/v1/version"
 KEYS_PATH = "/_matrix/key/v2/server"
 WELL_KNOWN_PATH = "/.well-known/matrix/server"
-MAX_RESPONSE = 512 * 1024  # far above any real key response; a 10 MB one is refused
+MAX_RESPONSE = MAX_KEY_BODY  # far above any real key response; a 10 MB one is refused
 
 
 @dataclass(frozen=True, slots=True)
