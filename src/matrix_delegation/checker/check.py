@@ -211,7 +211,9 @@ async def _probe_all(
                 timeout=timeout,
                 also_well_known=resolution.route is Route.DEFAULT_PORT,
             )
-        return _judge(probe, resolution.server_name, now)
+        # Judging verifies signatures: CPU work, kept off the event loop so that
+        # other checks (and a web service's /health) go on meanwhile.
+        return await asyncio.to_thread(_judge, probe, resolution.server_name, now)
 
     return list(await asyncio.gather(*(one(e) for e in resolution.endpoints)))
 
