@@ -24,6 +24,7 @@ from .._core.overrides import apply_connect_to
 from .._core.wellknown import parse_server_body
 from .._exceptions import InvalidServerName
 from ..resolver import Resolver
+from .certs import CertificateInfo
 from .client import ClientReport, SupportReport, check_client, check_support
 from .keys import KeyReport, check_server_keys
 from .probe import MAX_RESPONSE, EndpointProbe, HttpResult, fetch_path, probe_endpoint
@@ -271,11 +272,7 @@ _VERIFY_CODES = {10: "tls-cert-expired", 18: "tls-cert-self-signed", 19: "tls-ce
 def _certificate_problem(probe: EndpointProbe, resolution: Resolution, where: str) -> Problem:
     tls = probe.tls
     assert tls is not None
-    names = (
-        ", ".join(tls.certificate.dns_names + tls.certificate.ip_addresses)
-        if tls.certificate
-        else "?"
-    )
+    names = _certificate_names(tls.certificate)
     wanted = resolution.tls_server_name or probe.ip
     detail = f"{where}: {tls.verify_error} (wanted {wanted}; the certificate names {names})"
     if tls.verify_code == 62:  # hostname mismatch
@@ -284,6 +281,14 @@ def _certificate_problem(probe: EndpointProbe, resolution: Resolution, where: st
             return problem("tls-cert-for-srv-target", detail)
         return problem("tls-cert-wrong-name", detail)
     return problem(_VERIFY_CODES.get(tls.verify_code or 0, "tls-cert-untrusted"), detail)
+
+
+def _certificate_names(certificate: CertificateInfo | None) -> str:
+    if certificate is None:
+        return "?"
+    if certificate.defect is not None:
+        return f"nothing readable: {certificate.defect}"
+    return ", ".join(certificate.dns_names + certificate.ip_addresses)
 
 
 def _http_problems(report: EndpointReport, where: str) -> list[Problem]:
