@@ -25,7 +25,8 @@ from .keys_model import (
     _Problems,
 )
 
-__all__ = ["MAX_CHECKED_KEYS", "UNSIGNED_MEMBERS"]  # the rest are helpers of .keys, which re-exports them
+# The rest are helpers of .keys, which re-exports the public names.
+__all__ = ["MAX_CHECKED_KEYS", "UNSIGNED_MEMBERS"]
 
 #: Keys checked per map (``verify_keys``, ``old_verify_keys``): a real server
 #: has a handful, and each one costs a signature verification.
