@@ -139,9 +139,13 @@ def _server_context(cert: trustme.LeafCert) -> ssl.SSLContext:
 def _self_signed(names: tuple[str, ...], malformed_san: bool) -> tuple[bytes, bytes]:
     """PEM certificate and key of a leaf that is its own issuer."""
     san: x509.ExtensionType = x509.SubjectAlternativeName([x509.DNSName(n) for n in names])
-    if malformed_san:  # a SEQUENCE announcing a dNSName longer than what follows
-        bad_der = b"0\x03\x82\x05ab"
-        san = x509.UnrecognizedExtension(ExtensionOID.SUBJECT_ALTERNATIVE_NAME, bad_der)
+    if malformed_san:
+        # The first name, but with a long-form length where DER demands the short
+        # form: OpenSSL serves it, strict DER parsers (cryptography's) refuse it.
+        name = names[0].encode("ascii")
+        general_name = b"\x82" + bytes([len(name)]) + name
+        ber = b"\x30\x81" + bytes([len(general_name)]) + general_name
+        san = x509.UnrecognizedExtension(ExtensionOID.SUBJECT_ALTERNATIVE_NAME, ber)
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
     now = dt.datetime.now(dt.UTC)
