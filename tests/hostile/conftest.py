@@ -1,4 +1,5 @@
-"""Fixtures: the hostile host (the only allowed address) and the victims it points at."""
+"""Fixtures: the hostile host (the only allowed address), the victims it points at, and
+the web tests' client (importing it also puts tests/checker's scenario helpers on the path)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from hostile_world import NAME, Hostile, Victim, Victims
 
 from matrix_delegation.sandbox.world import Sandbox
+from web.conftest import web_client as web_client
 
 
 @pytest.fixture

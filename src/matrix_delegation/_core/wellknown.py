@@ -8,11 +8,10 @@ go on to step 4; the reason is kept for the trace.
 
 from __future__ import annotations
 
-import json
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from .._exceptions import InvalidServerName
+from .jsondoc import json_type, read_json
 from .model import WellKnownResult, well_known_url
 from .names import ServerName
 
@@ -130,31 +129,18 @@ def parse_server_body(body: bytes) -> ParsedBody:
 
     The Content-Type is ignored, as the spec asks.
     """
-    try:
-        document = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
-    except UnicodeDecodeError:
-        return None, None, "body is not UTF-8", "not-json"
-    except ValueError as exc:
-        return None, None, f"body is not JSON ({exc})", "not-json"
-    if not isinstance(document, dict):
-        return None, None, f"body is a JSON {_json_type(document)}, not an object", "not-json"
+    doc = read_json(body, max_bytes=WELL_KNOWN_MAX_SIZE)
+    if doc.reason is not None:
+        return None, None, f"body is {doc.reason}", "not-json"
+    document = doc.value
     if "m.server" not in document:
         return None, None, "no m.server key", "no-m-server"
     m_server = document["m.server"]
     if not isinstance(m_server, str):
-        message = f"m.server is a JSON {_json_type(m_server)}, not a string"
+        message = f"m.server is a JSON {json_type(m_server)}, not a string"
         return None, None, message, "no-m-server"
     try:
         return m_server, ServerName.parse(m_server), None, None
     except InvalidServerName as exc:
         message = f"m.server {m_server!r} is not a server name: {exc.reason}"
         return m_server, None, message, "invalid-m-server"
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _json_type(value: object) -> str:
-    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
-    return names.get(type(value), "number")

@@ -24,6 +24,8 @@ class CertificateInfo:
     expires: float  # seconds since the epoch
     sha256: str  # colon-separated hex
     self_issued: bool
+    #: Why the names could not be read (a malformed subjectAltName), else None.
+    defect: str | None = None
 
     def days_left(self, now: float) -> int:
         """Whole days until expiry (negative once expired)."""
@@ -49,26 +51,44 @@ def describe_certificate(der: bytes) -> CertificateInfo | None:
         cert = x509.load_der_x509_certificate(der)
     except ValueError:
         return None
-    dns_names: list[str] = []
-    ips: list[str] = []
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        dns_names = [str(v) for v in san.get_values_for_type(x509.DNSName)]
-        ips = [str(v) for v in san.get_values_for_type(x509.IPAddress)]
-    except x509.ExtensionNotFound:
-        pass
+    dns_names, ips, defect = _names(cert)
     after = cert.not_valid_after_utc
     return CertificateInfo(
-        subject=cert.subject.rfc4514_string(),
-        issuer=cert.issuer.rfc4514_string(),
-        dns_names=tuple(dns_names),
-        ip_addresses=tuple(ips),
+        subject=_rfc4514(cert.subject),
+        issuer=_rfc4514(cert.issuer),
+        dns_names=dns_names,
+        ip_addresses=ips,
         not_before=_iso(cert.not_valid_before_utc),
         not_after=_iso(after),
         expires=after.timestamp(),
         sha256=cert.fingerprint(hashes.SHA256()).hex(":").upper(),
         self_issued=cert.subject == cert.issuer,
+        defect=defect,
     )
+
+
+def _names(cert: x509.Certificate) -> tuple[tuple[str, ...], tuple[str, ...], str | None]:
+    """DNS names and IP addresses of the subjectAltName, or why they cannot be read.
+
+    ``cryptography`` parses extensions lazily and raises ValueError for malformed
+    ones; a peer's certificate must not be able to crash the check.
+    """
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns_names = tuple(str(v) for v in san.get_values_for_type(x509.DNSName))
+        ips = tuple(str(v) for v in san.get_values_for_type(x509.IPAddress))
+    except x509.ExtensionNotFound:
+        return (), (), None
+    except ValueError:
+        return (), (), "its extensions (subjectAltName among them) are malformed and cannot be read"
+    return dns_names, ips, None
+
+
+def _rfc4514(name: x509.Name) -> str:
+    try:
+        return name.rfc4514_string()
+    except ValueError:  # pragma: no cover - an attribute cryptography cannot render
+        return "(unreadable name)"
 
 
 def _iso(moment: dt.datetime) -> str:

@@ -12,21 +12,22 @@ signed keys for this server name (as the matrix-federation-tester defines it).
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .._core.jsondoc import read_json
 from .._core.model import Endpoint, Resolution, Route
 from .._core.names import ServerName
 from .._core.overrides import apply_connect_to
 from .._core.wellknown import parse_server_body
 from .._exceptions import InvalidServerName
 from ..resolver import Resolver
+from .certs import CertificateInfo
 from .client import ClientReport, SupportReport, check_client, check_support
 from .keys import KeyReport, check_server_keys
-from .probe import EndpointProbe, HttpResult, fetch_path, probe_endpoint
+from .probe import MAX_RESPONSE, EndpointProbe, HttpResult, fetch_path, probe_endpoint
 from .problems import Problem, discovery_problems, problem
 
 __all__ = ["EndpointReport", "Report", "check_server"]
@@ -213,7 +214,9 @@ async def _probe_all(
                 policy=resolver.policy.ip_policy,
                 also_well_known=resolution.route is Route.DEFAULT_PORT,
             )
-        return _judge(probe, resolution.server_name, now)
+        # Judging verifies signatures: CPU work, kept off the event loop so that
+        # other checks (and a web service's /health) go on meanwhile.
+        return await asyncio.to_thread(_judge, probe, resolution.server_name, now)
 
     return list(await asyncio.gather(*(one(e) for e in resolution.endpoints)))
 
@@ -230,10 +233,7 @@ def _judge(probe: EndpointProbe, server_name: str, now: float) -> EndpointReport
 def _parse_version(probe: EndpointProbe) -> dict[str, Any] | None:
     if probe.version is None or probe.version.status != 200:
         return None
-    try:
-        document = json.loads(probe.version.body)
-    except ValueError:
-        return None
+    document = read_json(probe.version.body, max_bytes=MAX_RESPONSE).value
     server = document.get("server") if isinstance(document, dict) else None
     return server if isinstance(server, dict) else None
 
@@ -274,11 +274,7 @@ _VERIFY_CODES = {10: "tls-cert-expired", 18: "tls-cert-self-signed", 19: "tls-ce
 def _certificate_problem(probe: EndpointProbe, resolution: Resolution, where: str) -> Problem:
     tls = probe.tls
     assert tls is not None
-    names = (
-        ", ".join(tls.certificate.dns_names + tls.certificate.ip_addresses)
-        if tls.certificate
-        else "?"
-    )
+    names = _certificate_names(tls.certificate)
     wanted = resolution.tls_server_name or probe.ip
     detail = f"{where}: {tls.verify_error} (wanted {wanted}; the certificate names {names})"
     if tls.verify_code == 62:  # hostname mismatch
@@ -287,6 +283,14 @@ def _certificate_problem(probe: EndpointProbe, resolution: Resolution, where: st
             return problem("tls-cert-for-srv-target", detail)
         return problem("tls-cert-wrong-name", detail)
     return problem(_VERIFY_CODES.get(tls.verify_code or 0, "tls-cert-untrusted"), detail)
+
+
+def _certificate_names(certificate: CertificateInfo | None) -> str:
+    if certificate is None:
+        return "?"
+    if certificate.defect is not None:
+        return f"nothing readable: {certificate.defect}"
+    return ", ".join(certificate.dns_names + certificate.ip_addresses)
 
 
 def _http_problems(report: EndpointReport, where: str) -> list[Problem]:

@@ -8,11 +8,12 @@ serve the support file's rules too.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
+from .._core.jsondoc import json_type as _json_type
+from .._core.jsondoc import read_json
+from .._core.wellknown import WELL_KNOWN_MAX_SIZE
 from .client_model import (
     _CORS_HEADER,
     CLIENT_PATH,
@@ -273,26 +274,11 @@ def _cors_findings(fetched: Fetched) -> list[Finding]:
 
 def _json_object(body: bytes) -> tuple[dict[str, object] | None, str | None]:
     """Parse a body as a JSON object (a UTF-8 byte order mark is allowed, as browsers do)."""
-    try:
-        document = json.loads(body.decode("utf-8-sig"), parse_constant=_reject_constant)
-    except UnicodeDecodeError:
-        return None, "the body is not UTF-8"
-    except ValueError as exc:  # json.JSONDecodeError, and NaN or Infinity
-        return None, f"the body is not JSON ({exc})"
-    except RecursionError:
-        return None, "the body is not JSON (nested too deeply)"
-    if not isinstance(document, dict):
-        return None, f"the body is a JSON {_json_type(document)}, not an object"
+    doc = read_json(body, max_bytes=WELL_KNOWN_MAX_SIZE, allow_bom=True)
+    if doc.reason is not None:
+        return None, f"the body is {doc.reason}"
+    document: dict[str, object] = doc.value
     return document, None
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _json_type(value: object) -> str:
-    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
-    return names.get(type(value), "number")
 
 
 def _show(value: object) -> str:

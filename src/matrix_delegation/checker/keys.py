@@ -24,9 +24,15 @@ code                           severity  meaning
 =============================  ========  ==============================================
 
 Signatures are looked up under the *expected* server name, as a requesting
-server does, and checked with matrix-org's ``signedjson`` over the canonical
-JSON of the body without ``signatures`` and ``unsigned``. The decision on
-partial signing:
+server does, and checked with matrix-org's ``signedjson`` keys over the
+canonical JSON (matrix-org's ``canonicaljson``) of the body without
+``signatures`` and ``unsigned``, encoded once per response.
+
+CPU is bounded per response: the body is at most 512 KiB and nested at most
+64 levels (:mod:`.._core.jsondoc`), and only the first 16 keys of
+``verify_keys`` and of ``old_verify_keys`` are checked (so at most 16
+signatures are verified). A map with more is reported as ``keys-malformed``: a
+real server publishes a handful. The decision on partial signing:
 
 * A signature that is present but does not verify (bad base64, wrong length or
   wrong bytes) is always ``keys-bad-signature``, an error. Synapse's key
@@ -71,7 +77,12 @@ from .keys_model import (
     Severity,
     _Problems,
 )
-from .keys_verify import _check_old_verify_keys, _check_signatures, _check_verify_keys
+from .keys_verify import (
+    UNSIGNED_MEMBERS,
+    _check_old_verify_keys,
+    _check_signatures,
+    _check_verify_keys,
+)
 
 __all__ = [
     "KEYS_BAD_SIGNATURE",
@@ -95,7 +106,6 @@ __all__ = [
 MIN_LIFETIME_MS: Final = 60 * 60 * 1000
 
 _MAX_LISTED: Final = 5  # non-canonical values named in one message
-_UNSIGNED_MEMBERS: Final = ("signatures", "unsigned")  # left out of the signed bytes
 
 
 # --- the check -------------------------------------------------------------------------
@@ -141,7 +151,7 @@ def _check_object(body: dict[str, object], expected: str, now_ms: int) -> KeyRep
     # Canonical JSON: only the signed part matters for the signatures.
     unsafe = _non_canonical(body)
     canonical_safe = not unsafe
-    signed_part = {key: item for key, item in body.items() if key not in _UNSIGNED_MEMBERS}
+    signed_part = {key: item for key, item in body.items() if key not in UNSIGNED_MEMBERS}
     signed_safe = canonical_safe or not _non_canonical(signed_part)
     if unsafe:
         listed = "; ".join(f"{path} {why}" for path, why in unsafe[:_MAX_LISTED])

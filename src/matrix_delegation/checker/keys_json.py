@@ -1,7 +1,8 @@
 """Strict JSON for the server key check: parsing that keeps what canonical JSON cannot write.
 
-The body is parsed so that floats keep their text and integers too long to
-convert survive as text, NaN and Infinity are refused, and
+The body is parsed by :func:`~.._core.jsondoc.read_json` so that floats keep
+their text and integers too long to convert survive as text (NaN, Infinity,
+duplicate keys and deep nesting are refused), and
 :func:`_non_canonical` then names every float, integer beyond
 +/-(2**53 - 1) and unpaired surrogate. The small helpers that render values
 for messages and decode base64 live here too; :mod:`.keys` uses all of them.
@@ -16,7 +17,14 @@ import json
 import re
 from typing import Final
 
-__all__ = ["MAX_SAFE_INTEGER"]
+from .._core.jsondoc import HugeInt as _HugeInt
+from .._core.jsondoc import JsonFloat as _JsonFloat
+from .._core.jsondoc import read_json
+
+__all__ = ["MAX_KEY_BODY", "MAX_SAFE_INTEGER"]
+
+#: Far above any real key response (a handful of keys is a few hundred bytes).
+MAX_KEY_BODY: Final = 512 * 1024
 
 # Canonical JSON only has integers in this closed range.
 MAX_SAFE_INTEGER: Final = 2**53 - 1
@@ -27,64 +35,12 @@ _BASE64_BODY = re.compile(r"[A-Za-z0-9+/]*")
 # --- parsing ---------------------------------------------------------------------------
 
 
-class _JsonFloat(float):
-    """A number written with a fraction or an exponent; keeps the text as served."""
-
-    text: str
-
-
-class _HugeInt:
-    """An integer too long for Python to convert; never canonical."""
-
-    __slots__ = ("text",)
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-
-class _NotJson(ValueError):
-    """The body is not JSON at all (used for NaN and Infinity)."""
-
-
-def _parse_float(text: str) -> _JsonFloat:
-    number = _JsonFloat(text)
-    number.text = text
-    return number
-
-
-def _parse_int(text: str) -> int | _HugeInt:
-    try:
-        return int(text)
-    except ValueError:  # longer than the interpreter's digit limit
-        return _HugeInt(text)
-
-
-def _reject_constant(text: str) -> object:
-    raise _NotJson(f"{text} is not a JSON value")
-
-
 def _parse(body: bytes) -> tuple[object, str | None]:
     """Decode the body; return the value, or None and the reason it is not JSON."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return None, f"the body is not UTF-8 (byte {exc.start} is {body[exc.start]:#04x})"
-    try:
-        value = json.loads(
-            text,
-            parse_float=_parse_float,
-            parse_int=_parse_int,
-            parse_constant=_reject_constant,
-        )
-    except _NotJson as exc:
-        return None, f"the body is not JSON: {exc}"
-    except json.JSONDecodeError as exc:
-        return None, f"the body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-    except RecursionError:
-        return None, "the body is not usable JSON: it is nested too deeply"
-    except ValueError as exc:  # anything else the decoder refuses
-        return None, f"the body is not JSON: {_clip(str(exc))}"
-    return value, None
+    doc = read_json(body, max_bytes=MAX_KEY_BODY, any_top_level=True, exact_numbers=True)
+    if doc.reason is not None:
+        return None, f"the body is {doc.reason}"
+    return doc.value, None
 
 
 # --- small helpers ---------------------------------------------------------------------
@@ -112,7 +68,7 @@ def _show(value: object) -> str:
         return "an object"
     if isinstance(value, list):
         return "an array"
-    return _clip(repr(value))  # pragma: no cover - json.loads yields nothing else
+    return _clip(repr(value))  # pragma: no cover - the reader yields nothing else
 
 
 def _is_int(value: object) -> bool:

@@ -8,10 +8,12 @@ origin's signatures; the policy on partial signing is explained in
 from __future__ import annotations
 
 import re
+from itertools import islice
 from typing import Final
 
+from canonicaljson import encode_canonical_json
+from nacl.exceptions import BadSignatureError, CryptoError
 from signedjson.key import decode_verify_key_bytes
-from signedjson.sign import SignatureVerifyException, verify_signed_json
 
 from .keys_json import _clip, _decode_base64, _is_int, _show
 from .keys_model import (
@@ -23,7 +25,14 @@ from .keys_model import (
     _Problems,
 )
 
-__all__: list[str] = []  # helpers of .keys only; it re-exports the public names
+# The rest are helpers of .keys, which re-exports the public names.
+__all__ = ["MAX_CHECKED_KEYS", "UNSIGNED_MEMBERS"]
+
+#: Keys checked per map (``verify_keys``, ``old_verify_keys``): a real server
+#: has a handful, and each one costs a signature verification.
+MAX_CHECKED_KEYS: Final = 16
+#: Left out of the bytes the signatures cover.
+UNSIGNED_MEMBERS: Final = ("signatures", "unsigned")
 
 _ED25519_PREFIX: Final = "ed25519:"
 _KEY_ID = re.compile(r"[^:]+:[a-zA-Z0-9_]+")
@@ -51,7 +60,8 @@ def _check_verify_keys(
         what = "is missing" if "verify_keys" not in body else f"is {_show(raw)}, not an object"
         problems.add(KEYS_MALFORMED, f"verify_keys {what}")
         return served, entries
-    for key_id, entry in raw.items():
+    _too_many("verify_keys", raw, problems)
+    for key_id, entry in islice(raw.items(), MAX_CHECKED_KEYS):
         id_problem = _key_id_problem("verify_keys", key_id)
         if id_problem:
             problems.add(KEYS_MALFORMED, id_problem)
@@ -86,18 +96,29 @@ def _check_verify_keys(
             key_bytes = None
         entries.append((key_id, key, key_bytes))
     if not entries:
-        listed = ", ".join(_show(key_id) for key_id in raw) or "nothing"
+        listed = ", ".join(_show(key_id) for key_id in islice(raw, MAX_CHECKED_KEYS)) or "nothing"
         problems.add(
             KEYS_NO_ED25519, f"verify_keys has no ed25519 key (it holds {_clip(listed, 200)})"
         )
     return served, entries
 
 
+def _too_many(where: str, raw: dict[str, object], problems: _Problems) -> bool:
+    """Report a map with more keys than are checked; true when it has too many."""
+    if len(raw) <= MAX_CHECKED_KEYS:
+        return False
+    problems.add(
+        KEYS_MALFORMED,
+        f"{where} holds {len(raw)} keys; a server publishes a handful, so only the first "
+        f"{MAX_CHECKED_KEYS} are checked",
+    )
+    return True
+
+
 def _signature_failure(
-    body: dict[str, object], expected: str, key_id: str, key_bytes: bytes, origin: dict[str, object]
+    message: bytes, key_id: str, key_bytes: bytes, signature: object
 ) -> str | None:
-    """Why the signature by ``key_id`` does not verify, or None when it does."""
-    signature = origin[key_id]
+    """Why ``signature`` by ``key_id`` over ``message`` does not verify, or None when it does."""
     if not isinstance(signature, str):
         return f"is {_show(signature)}, not a string"
     decoded = _decode_base64(signature)
@@ -105,18 +126,20 @@ def _signature_failure(
         return f"{_show(signature)} is not base64"
     if len(decoded) != _SIGNATURE_BYTES:
         return f"{_show(signature)} decodes to {len(decoded)} bytes, not {_SIGNATURE_BYTES}"
-    # Give signedjson a copy holding only this one signature, so that other,
-    # possibly malformed, signatures cannot get in the way.
-    candidate = dict(body)
-    candidate["signatures"] = {expected: {key_id: signature}}
     try:
-        verify_key = decode_verify_key_bytes(key_id, key_bytes)
-        verify_signed_json(candidate, expected, verify_key)
-    except SignatureVerifyException:
+        decode_verify_key_bytes(key_id, key_bytes).verify(message, decoded)
+    except BadSignatureError:
         return f"{_show(signature)} does not verify against the key"
-    except (ValueError, TypeError, UnicodeError) as exc:  # pragma: no cover - defensive
+    except (CryptoError, ValueError, TypeError) as exc:  # pragma: no cover - defensive
         return f"could not be checked ({_clip(str(exc))})"
     return None
+
+
+def _signed_bytes(body: dict[str, object]) -> bytes:
+    """The bytes every signature covers: canonical JSON without signatures and unsigned."""
+    return encode_canonical_json(
+        {key: item for key, item in body.items() if key not in UNSIGNED_MEMBERS}
+    )
 
 
 def _check_signatures(
@@ -148,6 +171,8 @@ def _check_signatures(
 
     checks: list[Ed25519Check] = []
     missing: list[str] = []
+    # Encoded once for the whole document (entries holds at most MAX_CHECKED_KEYS).
+    message = _signed_bytes(body) if any(key_id in origin for key_id, _, _ in entries) else b""
     for key_id, key, key_bytes in entries:
         if key_bytes is None:
             checks.append(Ed25519Check(key_id, key, False, False))
@@ -156,7 +181,7 @@ def _check_signatures(
             missing.append(key_id)
             checks.append(Ed25519Check(key_id, key, True, False))
             continue
-        failure = _signature_failure(body, expected, key_id, key_bytes, origin)
+        failure = _signature_failure(message, key_id, key_bytes, origin[key_id])
         if failure is not None:
             problems.add(
                 KEYS_BAD_SIGNATURE,
@@ -193,8 +218,8 @@ def _check_old_verify_keys(body: dict[str, object], problems: _Problems) -> bool
     if not isinstance(raw, dict):
         problems.add(KEYS_MALFORMED, f"old_verify_keys is {_show(raw)}, not an object")
         return False
-    ok = True
-    for key_id, entry in raw.items():
+    ok = not _too_many("old_verify_keys", raw, problems)
+    for key_id, entry in islice(raw.items(), MAX_CHECKED_KEYS):
         where = f"old_verify_keys[{_show(key_id)}]"
         faults: list[str] = []
         id_problem = _key_id_problem("old_verify_keys", key_id)

@@ -23,13 +23,14 @@ from .._core.ipfilter import IpPolicy
 from .._io.connect import open_checked_connection
 from .._io.http import tls_reason
 from .certs import CertificateInfo, describe_certificate
+from .keys_json import MAX_KEY_BODY
 
 __all__ = ["EndpointProbe", "HttpResult", "TlsInfo", "fetch_path", "probe_endpoint"]
 
 VERSION_PATH = "/_matrix/federation/v1/version"
 KEYS_PATH = "/_matrix/key/v2/server"
 WELL_KNOWN_PATH = "/.well-known/matrix/server"
-MAX_RESPONSE = 512 * 1024  # far above any real key response; a 10 MB one is refused
+MAX_RESPONSE = MAX_KEY_BODY  # far above any real key response; a 10 MB one is refused
 
 
 @dataclass(frozen=True, slots=True)

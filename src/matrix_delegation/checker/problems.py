@@ -212,7 +212,7 @@ CATALOG: dict[str, Entry] = {
     ),
     "keys-malformed": Entry(
         "error",
-        "The key response is malformed (missing or invalid fields or keys).",
+        "The key response is malformed (missing or invalid fields or keys, or more than 16 keys in verify_keys or old_verify_keys, of which only the first 16 are checked).",
         "Route /_matrix/key/ to a correctly working homeserver.",
     ),
     "keys-no-ed25519": Entry(

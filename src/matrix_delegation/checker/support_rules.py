@@ -11,7 +11,8 @@ from typing import Any, Final
 
 from .._core.names import is_support_role, is_user_id
 from .client_model import Fetched, Finding, SupportReport, _finding
-from .client_rules import _https_error, _json_object, _json_type, _show
+from .._core.jsondoc import json_type as _json_type
+from .client_rules import _https_error, _json_object, _show
 
 __all__ = ["judge_support"]
 

@@ -12,7 +12,7 @@ import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtensionOID, NameOID
 
 __all__ = ["SandboxCA"]
 
@@ -74,12 +74,16 @@ class SandboxCA:
             context = self._contexts[key] = _server_context(cert)
         return context
 
-    def self_signed_context(self, *names: str) -> ssl.SSLContext:
-        """A server-side context whose certificate signed itself (no CA at all)."""
-        key = ("self", names, False, None)
+    def self_signed_context(self, *names: str, malformed_san: bool = False) -> ssl.SSLContext:
+        """A server-side context whose certificate signed itself (no CA at all).
+
+        With ``malformed_san`` the subjectAltName extension holds bytes that are
+        not valid DER, as a hostile server might send.
+        """
+        key = ("malformed" if malformed_san else "self", names, False, None)
         context = self._contexts.get(key)
         if context is None:
-            certificate, private_key = _self_signed(names)
+            certificate, private_key = _self_signed(names, malformed_san)
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             with tempfile.TemporaryDirectory() as folder:
                 cert_path, key_path = Path(folder, "cert.pem"), Path(folder, "key.pem")
@@ -132,8 +136,16 @@ def _server_context(cert: trustme.LeafCert) -> ssl.SSLContext:
     return context
 
 
-def _self_signed(names: tuple[str, ...]) -> tuple[bytes, bytes]:
+def _self_signed(names: tuple[str, ...], malformed_san: bool) -> tuple[bytes, bytes]:
     """PEM certificate and key of a leaf that is its own issuer."""
+    san: x509.ExtensionType = x509.SubjectAlternativeName([x509.DNSName(n) for n in names])
+    if malformed_san:
+        # The first name, but with a long-form length where DER demands the short
+        # form: OpenSSL serves it, strict DER parsers (cryptography's) refuse it.
+        name = names[0].encode("ascii")
+        general_name = b"\x82" + bytes([len(name)]) + name
+        ber = b"\x30\x81" + bytes([len(general_name)]) + general_name
+        san = x509.UnrecognizedExtension(ExtensionOID.SUBJECT_ALTERNATIVE_NAME, ber)
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
     now = dt.datetime.now(dt.UTC)
@@ -145,7 +157,7 @@ def _self_signed(names: tuple[str, ...]) -> tuple[bytes, bytes]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
+        .add_extension(san, False)
         .sign(key, hashes.SHA256())
     )
     key_pem = key.private_bytes(

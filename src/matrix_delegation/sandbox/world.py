@@ -87,6 +87,7 @@ class Sandbox:
         self_signed: bool = False,
         untrusted: bool = False,
         days_left: int | None = None,
+        malformed_san: bool = False,
     ) -> WebHost:
         """Start an HTTPS host answering for ``names``, with A records pointing at it.
 
@@ -98,10 +99,12 @@ class Sandbox:
             self_signed: Give it a certificate that signed itself.
             untrusted: Give it a certificate from a CA nobody trusts.
             days_left: Give it a certificate that expires in that many days.
+            malformed_san: Give it a self-signed certificate whose subjectAltName
+                is not valid DER.
         """
         cert_names = list(certificate_for if certificate_for is not None else names)
-        if self_signed:
-            context = self.ca.self_signed_context(*cert_names)
+        if self_signed or malformed_san:
+            context = self.ca.self_signed_context(*cert_names, malformed_san=malformed_san)
         elif untrusted:
             context = self.ca.untrusted_context(*cert_names)
         else:

@@ -15,9 +15,11 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from .._core.jsondoc import read_json
 from .._core.model import HostAddresses, Resolution, Route, SrvLookup
 from ..checker.certs import CertificateInfo
 from ..checker.check import EndpointReport, Report
+from ..checker.probe import MAX_RESPONSE
 
 __all__ = ["tester_report"]
 
@@ -207,10 +209,7 @@ def _raw_keys(endpoint: EndpointReport) -> Any:
     result = endpoint.probe.keys
     if result is None or result.status != 200:
         return None
-    try:
-        return json.loads(result.body)
-    except (ValueError, RecursionError):
-        return None
+    return read_json(result.body, max_bytes=MAX_RESPONSE, any_top_level=True).value
 
 
 def _certificate(info: CertificateInfo) -> dict[str, Any]:
