@@ -57,12 +57,13 @@ async def one_check(resolver: Resolver, timeout: float, deadline: float) -> str:
     return " ".join(p.message for p in report.problems)
 
 
-async def burst(sandbox: Sandbox, listeners: Listeners, timeout: float, deadline: float) -> list[str]:
+async def burst(
+    sandbox: Sandbox, listeners: Listeners, timeout: float, deadline: float
+) -> list[str]:
     try:
         async with Resolver(**sandbox.resolver_options(timeout=5.0)) as resolver:
-            return list(
-                await asyncio.gather(*(one_check(resolver, timeout, deadline) for _ in range(CHECKS)))
-            )
+            checks = (one_check(resolver, timeout, deadline) for _ in range(CHECKS))
+            return list(await asyncio.gather(*checks))
     finally:
         await listeners.wait_all_closed(by_checker_only=False)
 
