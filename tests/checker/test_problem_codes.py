@@ -177,6 +177,29 @@ async def cert_for_srv_target(sandbox: Sandbox) -> str:
     return NAME
 
 
+def spare_addresses(count: int) -> list[str]:
+    """Loopback addresses nothing of the sandbox listens on (connections are refused)."""
+    return [f"127.0.1.{last}" for last in range(1, count + 1)]
+
+
+async def too_many_addresses(sandbox: Sandbox) -> str:
+    await homeserver(sandbox)  # one A record that works; 20 more that refuse
+    for ip in spare_addresses(20):
+        sandbox.zone.add(NAME, "A", ip)
+    return NAME
+
+
+async def endpoints_capped(sandbox: Sandbox) -> str:
+    """3 SRV targets of 11 addresses each: 33 endpoints, one over the cap."""
+    host = await homeserver(sandbox, ["fed.example.test"], certificate_for=[NAME])
+    for index in range(3):
+        target = f"t{index}.example.test"
+        sandbox.zone.add(FED, "SRV", f"10 1 8448 {target}.")
+        for ip in [host.host, *spare_addresses(10)]:
+            sandbox.zone.add(target, "A", ip)
+    return NAME
+
+
 def with_certificate(**options: object) -> Scenario:
     async def scenario(sandbox: Sandbox) -> str:
         await homeserver(sandbox, **options)
@@ -246,6 +269,8 @@ SCENARIOS: dict[str, Scenario] = {
     "fallback-route-fails": healthy,  # delegation works; port 8448 of the name does not
     "srv-target-cname": srv_target_cname,
     "srv-legacy-only": srv_legacy_only,
+    "too-many-addresses": too_many_addresses,
+    "endpoints-capped": endpoints_capped,
     "address-unreachable": address_unreachable,
     "tls-handshake-failed": tls_handshake_failed,
     "tls-cert-for-srv-target": cert_for_srv_target,

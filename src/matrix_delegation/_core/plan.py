@@ -38,7 +38,15 @@ from .names import ServerName
 from .overrides import ConnectTo, apply_connect_to
 from .srv import order_srv, service_unavailable, usable_records
 
-__all__ = ["Plan", "Policy", "plan"]
+__all__ = [
+    "ADDRESSES_CAPPED",
+    "ENDPOINTS_CAPPED",
+    "MAX_ADDRESSES_PER_HOST",
+    "MAX_ENDPOINTS",
+    "Plan",
+    "Policy",
+    "plan",
+]
 
 Plan = Generator[Step, Observation, Resolution]
 
@@ -52,6 +60,14 @@ _WELL_KNOWN_SRV_ROUTES = (
 _SRV_SERVICES = ("_matrix-fed._tcp", "_matrix._tcp")
 #: Targets beyond this many (in RFC 2782 order) are not resolved.
 MAX_SRV_TARGETS = 32
+#: Addresses of one host beyond this many (in Happy Eyeballs order) are not used: real
+#: servers publish a handful, and each one costs the checker connections.
+MAX_ADDRESSES_PER_HOST = 16
+#: Endpoints beyond this many (all targets together) are not used.
+MAX_ENDPOINTS = 32
+#: How the trace rules that say a cap applied end (the checker reports them).
+ADDRESSES_CAPPED = " addresses are used"
+ENDPOINTS_CAPPED = " endpoints are used"
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +253,10 @@ def _find_endpoints(choice: _Choice, notes: _Notes, policy: Policy) -> Plan:
         usable = _check_addresses(step, answer, addresses, via_srv, notes, policy, problems)
         endpoints.extend(Endpoint(target, ip, port) for ip in usable)
     unique = tuple(dict.fromkeys(endpoints))
+    if len(unique) > MAX_ENDPOINTS:
+        capped = f"only the first {MAX_ENDPOINTS} of {len(unique)}{ENDPOINTS_CAPPED}"
+        notes.note(step, capped, None, "warning")
+        unique = unique[:MAX_ENDPOINTS]
     if unique:
         return notes.resolution(choice, unique)
     code = next((c for c in ("blocked-address", "dns-error") if c in problems), "no-address")
@@ -295,7 +315,13 @@ def _check_addresses(
         answer,
         "warning" if answer is not None and answer.error else "info",
     )
-    return _interleave(addresses)
+    ordered = _interleave(addresses)
+    if len(ordered) > MAX_ADDRESSES_PER_HOST:
+        # A hostile zone could publish hundreds; each would cost a connection.
+        rule = f"only the first {MAX_ADDRESSES_PER_HOST} of {len(ordered)}{ADDRESSES_CAPPED}"
+        notes.note(step, rule, answer, "warning")
+        return ordered[:MAX_ADDRESSES_PER_HOST]
+    return ordered
 
 
 def _is_ip(host: str) -> bool:

@@ -21,31 +21,41 @@ from .._core.jsondoc import read_json
 from .._core.model import Endpoint, Resolution, Route
 from .._core.names import ServerName
 from .._core.overrides import apply_connect_to
+from .._core.plan import MAX_ADDRESSES_PER_HOST, MAX_ENDPOINTS
 from .._core.wellknown import parse_server_body
 from .._exceptions import InvalidServerName
 from ..resolver import Resolver
 from .certs import CertificateInfo
 from .client import ClientReport, SupportReport, check_client, check_support
+from .kept import bounded_server, kept_probe, keys_document, served_m_server
 from .keys import KeyReport, check_server_keys
 from .probe import MAX_RESPONSE, EndpointProbe, HttpResult, fetch_path, probe_endpoint
-from .problems import Problem, discovery_problems, problem
+from .problems import Problem, addresses_capped, discovery_problems, problem
 
 __all__ = ["EndpointReport", "Report", "check_server"]
 
 EXPIRY_WARNING_DAYS = 14
 _SRV_ROUTES = (Route.SRV, Route.SRV_LEGACY, Route.WELL_KNOWN_SRV, Route.WELL_KNOWN_SRV_LEGACY)
-_PROBES_AT_ONCE = 8
+#: Connections one check has open at once: the endpoint probes and the per-address
+#: .well-known fetches share them (the client-side files go through the HTTP session).
+MAX_CONNECTIONS = 8
 WELL_KNOWN_PATH = "/.well-known/matrix/server"
 
 
 @dataclass(frozen=True, slots=True)
 class EndpointReport:
-    """One address: the probe, the parsed version and the key verdict."""
+    """One address: the probe, the parsed version and the key verdict.
+
+    The probe keeps only an excerpt of each body (``BODY_EXCERPT``): what the
+    judgement needed from the bodies is in the other fields.
+    """
 
     probe: EndpointProbe
     server: dict[str, Any] | None  # {"name": ..., "version": ...} from the version endpoint
     keys: KeyReport | None
     ok: bool
+    keys_document: Any = None  # the key response as served, when JSON and not too large
+    well_known_server: str | None = None  # m.server, when the federation port serves the file
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +101,7 @@ async def check_server(
     )
     try:
         endpoints, found, fallback, by_address = await _federation_side(
-            resolver, resolution, host, timeout, clock
+            _Check(resolver, timeout, asyncio.Semaphore(MAX_CONNECTIONS)), resolution, host, clock
         )
         client, support = await client_side
     finally:
@@ -113,20 +123,27 @@ async def check_server(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Check:
+    """What every connection of one check shares: the resolver, the timeout, the gate."""
+
+    resolver: Resolver
+    timeout: float
+    gate: asyncio.Semaphore  # at most MAX_CONNECTIONS open at once
+
+
 async def _federation_side(
-    resolver: Resolver,
-    resolution: Resolution,
-    host: str,
-    timeout: float,
-    clock: Callable[[], float],
+    check: _Check, resolution: Resolution, host: str, clock: Callable[[], float]
 ) -> tuple[list[EndpointReport], list[Problem], Fallback | None, list[tuple[str, str]]]:
     """Endpoints, .well-known details and the fallback route, with their problems."""
-    endpoints = await _probe_all(resolver, resolution, timeout, clock())
+    endpoints = await _probe_all(check, resolution, clock())
     found = discovery_problems(resolution)
     found.extend(_well_known_on_8448(resolution, endpoints))
-    by_address = await _well_known_by_address(resolver, resolution, host, timeout)
+    by_address, capped = await _well_known_by_address(check, resolution, host)
+    if capped is not None and capped not in found:
+        found.append(capped)
     found.extend(_address_disagreement(by_address))
-    fallback = await _fallback(resolver, resolution, timeout, clock())
+    fallback = await _fallback(check, resolution, clock())
     if fallback is not None and not fallback.ok:
         found.append(_fallback_problem(fallback))
     for report in endpoints:
@@ -135,16 +152,14 @@ async def _federation_side(
     return endpoints, found, fallback, by_address
 
 
-async def _fallback(
-    resolver: Resolver, resolution: Resolution, timeout: float, now: float
-) -> Fallback | None:
+async def _fallback(check: _Check, resolution: Resolution, now: float) -> Fallback | None:
     """When .well-known delegates, try the route of a peer that cannot fetch it."""
     if resolution.route is None or not resolution.route.startswith("well-known"):
         return None
-    alternative = await resolver.resolution(resolution.server_name, skip_well_known=True)
+    alternative = await check.resolver.resolution(resolution.server_name, skip_well_known=True)
     if not alternative.ok:
         return Fallback(alternative, False)
-    reports = await _probe_all(resolver, alternative, timeout, now)
+    reports = await _probe_all(check, alternative, now)
     return Fallback(alternative, bool(reports) and all(r.ok for r in reports))
 
 
@@ -157,27 +172,42 @@ def _fallback_problem(fallback: Fallback) -> Problem:
 
 
 async def _well_known_by_address(
-    resolver: Resolver, resolution: Resolution, host: str, timeout: float
-) -> list[tuple[str, str]]:
-    """The .well-known answer of each address of the server name (when it has several)."""
+    check: _Check, resolution: Resolution, host: str
+) -> tuple[list[tuple[str, str]], Problem | None]:
+    """The .well-known answer of each address of the server name (when it has several).
+
+    At most :data:`MAX_ADDRESSES_PER_HOST` addresses are asked; the problem
+    says when there were more.
+    """
+    resolver = check.resolver
     if resolution.well_known is None:
-        return []
+        return [], None
     if apply_connect_to(resolver.policy.connect_to, host, 443)[2] is not None:
-        return []  # an override decides the address: nothing to compare
+        return [], None  # an override decides the address: nothing to compare
     addresses = (await resolver.addresses(host)).addresses
     if len(addresses) < 2 or any(resolver.policy.ip_policy.blocked_by(a) for a in addresses):
-        return []
-    results = await asyncio.gather(
-        *(
-            fetch_path(ip, 443, WELL_KNOWN_PATH, tls_name=host, host_header=host,
-                       context=resolver.ssl_context, timeout=timeout,
-                       policy=resolver.policy.ip_policy)
-            for ip in addresses
-        )
-    )  # fmt: skip
-    return [
-        (ip, _well_known_outcome(result)) for ip, result in zip(addresses, results, strict=True)
-    ]
+        return [], None
+    capped = None
+    if len(addresses) > MAX_ADDRESSES_PER_HOST:
+        capped = addresses_capped(host, len(addresses))
+        addresses = addresses[:MAX_ADDRESSES_PER_HOST]
+
+    async def one(ip: str) -> str:
+        async with check.gate:
+            result = await fetch_path(
+                ip,
+                443,
+                WELL_KNOWN_PATH,
+                tls_name=host,
+                host_header=host,
+                context=resolver.ssl_context,
+                timeout=check.timeout,
+                policy=resolver.policy.ip_policy,
+            )
+        return _well_known_outcome(result)  # fmt: skip
+
+    outcomes = await asyncio.gather(*(one(ip) for ip in addresses))
+    return list(zip(addresses, outcomes, strict=True)), capped
 
 
 def _well_known_outcome(result: HttpResult) -> str:
@@ -196,38 +226,38 @@ def _address_disagreement(by_address: list[tuple[str, str]]) -> list[Problem]:
     return [problem("well-known-addresses-disagree", detail)]
 
 
-async def _probe_all(
-    resolver: Resolver, resolution: Resolution, timeout: float, now: float
-) -> list[EndpointReport]:
-    gate = asyncio.Semaphore(_PROBES_AT_ONCE)
-
+async def _probe_all(check: _Check, resolution: Resolution, now: float) -> list[EndpointReport]:
     async def one(endpoint: Endpoint) -> EndpointReport:
-        async with gate:
+        async with check.gate:
             probe = await probe_endpoint(
                 endpoint.target,
                 endpoint.ip,
                 endpoint.port,
                 tls_name=resolution.tls_server_name,
                 host_header=resolution.host_header or resolution.server_name,
-                context=resolver.ssl_context,
-                timeout=timeout,
-                policy=resolver.policy.ip_policy,
+                context=check.resolver.ssl_context,
+                timeout=check.timeout,
+                policy=check.resolver.policy.ip_policy,
                 also_well_known=resolution.route is Route.DEFAULT_PORT,
             )
         # Judging verifies signatures: CPU work, kept off the event loop so that
         # other checks (and a web service's /health) go on meanwhile.
         return await asyncio.to_thread(_judge, probe, resolution.server_name, now)
 
-    return list(await asyncio.gather(*(one(e) for e in resolution.endpoints)))
+    # Discovery caps the endpoints (and says so in the trace); this is the last guard.
+    endpoints = resolution.endpoints[:MAX_ENDPOINTS]
+    return list(await asyncio.gather(*(one(e) for e in endpoints)))
 
 
 def _judge(probe: EndpointProbe, server_name: str, now: float) -> EndpointReport:
+    """Judge the bodies once, then keep the verdicts and only an excerpt of each body."""
     server = _parse_version(probe)
     keys = None
     if probe.keys is not None and probe.keys.status == 200:
         keys = check_server_keys(probe.keys.body, server_name, int(now * 1000))
     ok = bool(probe.tls and probe.tls.verified and server is not None and keys and keys.ok)
-    return EndpointReport(probe, server, keys, ok)
+    well_known = served_m_server(probe.well_known)
+    return EndpointReport(kept_probe(probe), server, keys, ok, keys_document(probe), well_known)
 
 
 def _parse_version(probe: EndpointProbe) -> dict[str, Any] | None:
@@ -235,7 +265,7 @@ def _parse_version(probe: EndpointProbe) -> dict[str, Any] | None:
         return None
     document = read_json(probe.version.body, max_bytes=MAX_RESPONSE).value
     server = document.get("server") if isinstance(document, dict) else None
-    return server if isinstance(server, dict) else None
+    return bounded_server(server) if isinstance(server, dict) else None
 
 
 def _endpoint_problems(report: EndpointReport, resolution: Resolution, now: float) -> list[Problem]:
@@ -338,13 +368,10 @@ def _well_known_on_8448(resolution: Resolution, endpoints: list[EndpointReport])
     server name itself and fetch the file there over the same connection.
     """
     for report in endpoints:
-        found = report.probe.well_known
-        if found is None or found.status != 200:
-            continue
-        _, server, _, _ = parse_server_body(found.body)
+        server = report.well_known_server
         if server is not None:
             where = _address(report.probe.ip, report.probe.port)
-            message = f"{where} serves m.server {str(server)!r}, but port 443 does not"
+            message = f"{where} serves m.server {server!r}, but port 443 does not"
             return [problem("well-known-on-8448", message)]
     return []
 

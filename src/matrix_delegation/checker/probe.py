@@ -25,12 +25,21 @@ from .._io.http import tls_reason
 from .certs import CertificateInfo, describe_certificate
 from .keys_json import MAX_KEY_BODY
 
-__all__ = ["EndpointProbe", "HttpResult", "TlsInfo", "fetch_path", "probe_endpoint"]
+__all__ = [
+    "BODY_EXCERPT",
+    "EndpointProbe",
+    "HttpResult",
+    "TlsInfo",
+    "fetch_path",
+    "probe_endpoint",
+]
 
 VERSION_PATH = "/_matrix/federation/v1/version"
 KEYS_PATH = "/_matrix/key/v2/server"
 WELL_KNOWN_PATH = "/.well-known/matrix/server"
 MAX_RESPONSE = MAX_KEY_BODY  # far above any real key response; a 10 MB one is refused
+#: Bytes of a body kept once it has been judged: enough to show what was served.
+BODY_EXCERPT = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +62,12 @@ class HttpResult:
     status: int | None
     body: bytes
     error: str | None = None
+
+    def excerpt(self) -> HttpResult:
+        """This result with at most :data:`BODY_EXCERPT` bytes of its body (for keeping)."""
+        if len(self.body) <= BODY_EXCERPT:
+            return self
+        return HttpResult(self.status, self.body[:BODY_EXCERPT], self.error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,32 +106,33 @@ async def probe_endpoint(
     With ``also_well_known``, ``/.well-known/matrix/server`` too, over the same
     connection. Every connection goes through ``policy`` (the resolver's IP policy).
     """
-    sni = tls_name or ip  # Python sends no SNI for an IP and checks the IP SAN instead
-    started = time.perf_counter()
-    try:
-        async with asyncio.timeout(timeout):
-            reader, writer = await open_checked_connection(ip, port, policy)
-    except (OSError, TimeoutError) as exc:
-        return EndpointProbe(target, ip, port, None, _connect_error(exc, timeout), None, None, None)
-    connect_ms = round(1000 * (time.perf_counter() - started), 2)
-    tls, streams = await _handshake(reader, writer, ip, port, sni, context, timeout, policy)
-    if streams is None:
-        return EndpointProbe(target, ip, port, connect_ms, tls.verify_error, tls, None, None)
-    address = (ip, port, policy)
-    version, streams = await _get(streams, address, sni, tls, VERSION_PATH, host_header, timeout)
-    keys, streams = await _get(streams, address, sni, tls, KEYS_PATH, host_header, timeout)
-    well_known = None
-    if also_well_known:
-        # The classic mistake is the file on the federation port: look while we are here.
-        path = WELL_KNOWN_PATH
-        well_known, streams = await _get(streams, address, sni, tls, path, host_header, timeout)
-    if streams is not None:
-        await _close(streams[1])
-    return EndpointProbe(target, ip, port, connect_ms, None, tls, version, keys, well_known)
+    with _Opened(policy) as opened:
+        sni = tls_name or ip  # Python sends no SNI for an IP and checks the IP SAN instead
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await opened.connect(ip, port)
+        except (OSError, TimeoutError) as exc:
+            error = _connect_error(exc, timeout)
+            return EndpointProbe(target, ip, port, None, error, None, None, None)
+        connect_ms = round(1000 * (time.perf_counter() - started), 2)
+        tls, streams = await _handshake(reader, writer, ip, port, sni, context, timeout, opened)
+        if streams is None:
+            return EndpointProbe(target, ip, port, connect_ms, tls.verify_error, tls, None, None)
+        site = (ip, port, sni, tls)
+        version, streams = await _get(streams, *site, VERSION_PATH, host_header, timeout, opened)
+        keys, streams = await _get(streams, *site, KEYS_PATH, host_header, timeout, opened)
+        well_known = None
+        if also_well_known:
+            # The classic mistake is the file on the federation port: look while we are here.
+            path = WELL_KNOWN_PATH
+            well_known, streams = await _get(streams, *site, path, host_header, timeout, opened)
+        if streams is not None:
+            await _close(streams[1])
+        return EndpointProbe(target, ip, port, connect_ms, None, tls, version, keys, well_known)
 
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
-Address = tuple[str, int, IpPolicy]  # where to (re)connect, and the policy that must allow it
 
 
 async def fetch_path(
@@ -131,21 +147,56 @@ async def fetch_path(
     policy: IpPolicy,
 ) -> HttpResult:
     """GET one path from one address over verified TLS (no redirects followed)."""
-    try:
-        async with asyncio.timeout(timeout):
-            reader, writer = await open_checked_connection(ip, port, policy)
-    except (OSError, TimeoutError) as exc:
-        return HttpResult(None, b"", _connect_error(exc, timeout))
-    tls, streams = await _handshake(reader, writer, ip, port, tls_name, context, timeout, policy)
-    if streams is None or not tls.verified:
+    with _Opened(policy) as opened:
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await opened.connect(ip, port)
+        except (OSError, TimeoutError) as exc:
+            return HttpResult(None, b"", _connect_error(exc, timeout))
+        sni = tls_name
+        tls, streams = await _handshake(reader, writer, ip, port, sni, context, timeout, opened)
+        if streams is None or not tls.verified:
+            if streams is not None:
+                await _close(streams[1])
+            return HttpResult(None, b"", f"TLS: {tls.verify_error}")
+        site = (ip, port, sni, tls)
+        result, streams = await _get(streams, *site, path, host_header, timeout, opened)
         if streams is not None:
             await _close(streams[1])
-        return HttpResult(None, b"", f"TLS: {tls.verify_error}")
-    address = (ip, port, policy)
-    result, streams = await _get(streams, address, tls_name, tls, path, host_header, timeout)
-    if streams is not None:
-        await _close(streams[1])
-    return result
+        return result
+
+
+class _Opened:
+    """The connections one probe opens: each checked by the IP policy, none outliving it.
+
+    :meth:`connect` is the probe's only way to open a socket, so the destination
+    is checked at connect time whatever the caller passed. On the way out of the
+    ``with`` block every connection is aborted: a no-op for those already
+    closed, and for those a cancellation left open (a deadline), a close
+    without the TLS goodbye, so nothing waits on the remote side.
+    """
+
+    def __init__(self, policy: IpPolicy) -> None:
+        self._policy = policy
+        self._writers: list[asyncio.StreamWriter] = []
+
+    def __enter__(self) -> _Opened:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.abort()
+
+    async def connect(self, ip: str, port: int) -> Streams:
+        """Open a TCP connection that the policy allows; it is aborted with the probe."""
+        reader, writer = await open_checked_connection(ip, port, self._policy)
+        self._writers.append(writer)
+        return reader, writer
+
+    def abort(self) -> None:
+        """Drop what is still open at once: no TLS goodbye, nothing to wait for."""
+        for writer in self._writers:
+            writer.transport.abort()  # a no-op on a connection already closed
+        self._writers.clear()
 
 
 async def _handshake(
@@ -156,7 +207,7 @@ async def _handshake(
     sni: str,
     context: ssl.SSLContext,
     timeout: float,
-    policy: IpPolicy,
+    opened: _Opened,
 ) -> tuple[TlsInfo, Streams | None]:
     try:
         async with asyncio.timeout(timeout):
@@ -172,7 +223,7 @@ async def _handshake(
     # Look at the refused certificate anyway, over a connection we do not trust.
     try:
         async with asyncio.timeout(timeout):
-            reader, writer = await open_checked_connection(ip, port, policy)
+            reader, writer = await opened.connect(ip, port)
             await writer.start_tls(_unverified(), server_hostname=sni)
     except (ssl.SSLError, OSError, TimeoutError):
         return TlsInfo(None, None, _sni(sni, ip), False, refused[0], refused[1], None), None
@@ -219,16 +270,18 @@ def _unverified() -> ssl.SSLContext:
 
 async def _get(
     streams: Streams | None,
-    address: Address,
+    ip: str,
+    port: int,
     sni: str,
     tls: TlsInfo,
     path: str,
     host: str,
     timeout: float,
+    opened: _Opened,
 ) -> tuple[HttpResult, Streams | None]:
     """GET over the open connection; reconnect once if the server closed it."""
     if streams is None or streams[1].is_closing():
-        streams = await _reconnect(address, sni, tls, timeout)
+        streams = await _reconnect(ip, port, sni, tls, timeout, opened)
         if streams is None:
             return HttpResult(None, b"", "could not reconnect"), None
     reader, writer = streams
@@ -248,10 +301,12 @@ async def _get(
     return HttpResult(status, body), streams
 
 
-async def _reconnect(address: Address, sni: str, tls: TlsInfo, timeout: float) -> Streams | None:
+async def _reconnect(
+    ip: str, port: int, sni: str, tls: TlsInfo, timeout: float, opened: _Opened
+) -> Streams | None:
     try:
         async with asyncio.timeout(timeout):
-            reader, writer = await open_checked_connection(*address)
+            reader, writer = await opened.connect(ip, port)
             context = _unverified()  # this peer's certificate has been judged already
             await writer.start_tls(context, server_hostname=sni)
     except (ssl.SSLError, OSError, TimeoutError):

@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from .._core.model import Resolution, Route, WellKnownResult
+from .._core.model import HostAddresses, Resolution, Route, WellKnownResult
+from .._core.plan import (
+    ADDRESSES_CAPPED,
+    ENDPOINTS_CAPPED,
+    MAX_ADDRESSES_PER_HOST,
+    MAX_ENDPOINTS,
+)
 
 __all__ = ["CATALOG", "Problem", "problem"]
 
@@ -125,6 +131,18 @@ CATALOG: dict[str, Entry] = {
         "warning",
         "An SRV target is an alias (CNAME), which RFC 2782 forbids; some resolvers refuse it.",
         "Point the SRV record at a name with its own A/AAAA records.",
+    ),
+    "too-many-addresses": Entry(
+        "warning",
+        f"A host has more than {MAX_ADDRESSES_PER_HOST} addresses; only the first"
+        f" {MAX_ADDRESSES_PER_HOST} are checked, and peers may pick any of them.",
+        "Publish only the addresses of the servers that answer federation (a handful).",
+    ),
+    "endpoints-capped": Entry(
+        "warning",
+        f"Discovery found more than {MAX_ENDPOINTS} endpoints; only the first"
+        f" {MAX_ENDPOINTS} are checked, and peers may pick any of them.",
+        "Publish fewer SRV targets and addresses: a few endpoints suffice for any server.",
     ),
     "srv-legacy-only": Entry(
         "warning",
@@ -250,10 +268,20 @@ def discovery_problems(resolution: Resolution) -> list[Problem]:
         if "alias (CNAME)" in entry.rule and entry.answer is not None:
             target = getattr(entry.answer, "host", "?")
             found.append(problem("srv-target-cname", f"the SRV target {target} is a CNAME"))
+        elif entry.rule.endswith(ADDRESSES_CAPPED) and isinstance(entry.answer, HostAddresses):
+            found.append(addresses_capped(entry.answer.host, len(entry.answer.addresses)))
+        elif entry.rule.endswith(ENDPOINTS_CAPPED):
+            found.append(problem("endpoints-capped", entry.rule))
     if resolution.route in (Route.SRV_LEGACY, Route.WELL_KNOWN_SRV_LEGACY):
         name = resolution.srv[-1].name if resolution.srv else "?"
         found.append(problem("srv-legacy-only", f"only {name} exists, no _matrix-fed._tcp record"))
     return found
+
+
+def addresses_capped(host: str, count: int) -> Problem:
+    """The problem for a host with more addresses than are checked."""
+    message = f"{host} has {count} addresses: only the first {MAX_ADDRESSES_PER_HOST} are checked"
+    return problem("too-many-addresses", message)
 
 
 #: What each kind of failed .well-known fetch is reported as (None: not a problem).

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from .._core.jsondoc import json_type as _json_type
 from .._core.names import is_support_role, is_user_id
 from .client_model import Fetched, Finding, SupportReport, _finding
-from .._core.jsondoc import json_type as _json_type
 from .client_rules import _https_error, _json_object, _show
 
 __all__ = ["judge_support"]

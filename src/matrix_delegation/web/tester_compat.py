@@ -15,11 +15,9 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from .._core.jsondoc import read_json
 from .._core.model import HostAddresses, Resolution, Route, SrvLookup
 from ..checker.certs import CertificateInfo
 from ..checker.check import EndpointReport, Report
-from ..checker.probe import MAX_RESPONSE
 
 __all__ = ["tester_report"]
 
@@ -185,7 +183,7 @@ def _connection_report(endpoint: EndpointReport) -> dict[str, Any]:
         "Checks": checks,
         "Errors": [_message(text) for text in _endpoint_errors(endpoint)],
         "Ed25519VerifyKeys": {check.key_id: check.key for check in ed25519},
-        "Keys": _raw_keys(endpoint),
+        "Keys": endpoint.keys_document,
         "Info": {},
     }
 
@@ -202,14 +200,6 @@ def _endpoint_errors(endpoint: EndpointReport) -> list[str]:
     elif probe.keys is None or probe.keys.status != 200:
         found.append("GET /_matrix/key/v2/server gave no answer")
     return found
-
-
-def _raw_keys(endpoint: EndpointReport) -> Any:
-    """The key response as served, when it is JSON (the tester's ``Keys``)."""
-    result = endpoint.probe.keys
-    if result is None or result.status != 200:
-        return None
-    return read_json(result.body, max_bytes=MAX_RESPONSE, any_top_level=True).value
 
 
 def _certificate(info: CertificateInfo) -> dict[str, Any]:
