@@ -11,6 +11,7 @@ import dataclasses
 import json
 from typing import Any, Final
 
+from .._core.jsondoc import read_json
 from .._core.wellknown import parse_server_body
 from .probe import EndpointProbe, HttpResult
 
@@ -42,10 +43,7 @@ def keys_document(probe: EndpointProbe) -> Any:
     result = probe.keys
     if result is None or result.status != 200 or len(result.body) > KEYS_DOCUMENT_KEPT:
         return None
-    try:
-        return json.loads(result.body)
-    except (ValueError, RecursionError):
-        return None
+    return read_json(result.body, max_bytes=KEYS_DOCUMENT_KEPT, any_top_level=True).value
 
 
 def bounded_server(server: dict[str, Any]) -> dict[str, Any]:
