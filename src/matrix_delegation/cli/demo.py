@@ -6,13 +6,13 @@ import json
 
 import aiohttp
 
-from ._core.explain import resolution_json
-from ._core.model import Resolution
-from .checker.check import Report, check_server
-from .checker.output import report_json
-from .resolver import Resolver
-from .sandbox.scenarios import SHOWCASE, CheckScenario, Scenario, install, install_homeservers
-from .sandbox.world import Sandbox
+from .._core.explain import resolution_json
+from .._core.model import Resolution
+from ..checker.check import Report, check_server
+from ..checker.output import report_json
+from ..resolver import Resolver
+from ..sandbox.scenarios import SHOWCASE, CheckScenario, Scenario, install, install_homeservers
+from ..sandbox.world import Sandbox
 
 __all__ = ["run_demo"]
 
