@@ -33,7 +33,7 @@ def ours(setup: dict[str, Any], expected: dict[str, str], concurrency: int) -> d
     """Cold and warm figures of our Resolver, as resolve_fanout measures them."""
     from resolve_fanout import _fan_out, _resolver, _warm
 
-    from matrix_delegation._cli import run
+    from matrix_delegation.cli.common import run
 
     batch = list(expected)
 
@@ -61,7 +61,7 @@ def memory(setup: dict[str, Any], expected: dict[str, str], concurrency: int) ->
 
     from resolve_fanout import _measure
 
-    from matrix_delegation._cli import run
+    from matrix_delegation.cli.common import run
 
     if len(expected) < 2 or next(iter(expected)) != "n0.bench.test":
         raise ValueError("resolve_fanout's names n0 … n<N-1> are expected")

@@ -26,7 +26,7 @@ import tracemalloc
 from multiprocessing.connection import Connection
 
 from matrix_delegation import Resolver, __version__
-from matrix_delegation._cli import run
+from matrix_delegation.cli.common import run
 from matrix_delegation.sandbox import Reply, SandboxCA, WebHost
 from matrix_delegation.sandbox.world import Sandbox
 
