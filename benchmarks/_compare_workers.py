@@ -37,7 +37,7 @@ def ours(setup: dict[str, Any], expected: dict[str, str], concurrency: int) -> d
     from _ours_driver import Driver
     from resolve_fanout import _fan_out, _warm
 
-    from matrix_delegation._cli import run
+    from matrix_delegation.cli.common import run
 
     batch = list(expected)
 
@@ -64,7 +64,7 @@ def memory(setup: dict[str, Any], expected: dict[str, str], concurrency: int) ->
 
     from resolve_fanout import _measure
 
-    from matrix_delegation._cli import run
+    from matrix_delegation.cli.common import run
 
     figures = run(_measure(setup["target"], list(expected), concurrency))
     figures["pid"] = os.getpid()

@@ -20,7 +20,7 @@ from typing import Any
 
 import scenarios as sc
 
-from matrix_delegation._cli import run
+from matrix_delegation.cli.common import run
 from matrix_delegation.sandbox import free_loopback_address
 from matrix_delegation.sandbox.dns_server import DnsServer
 from matrix_delegation.sandbox.world import LOOPBACK_RANGES, Sandbox

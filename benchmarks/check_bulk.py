@@ -33,7 +33,7 @@ from typing import Any
 import signedjson.key
 
 from matrix_delegation import __version__
-from matrix_delegation._cli import run
+from matrix_delegation.cli.common import run
 from matrix_delegation.sandbox import Reply, WebHost
 from matrix_delegation.sandbox.homeserver import KEYS_PATH, VERSION_PATH, key_response
 from matrix_delegation.sandbox.world import Sandbox

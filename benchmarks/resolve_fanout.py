@@ -33,7 +33,7 @@ from _fanout_sandbox import sandbox
 from _ours_driver import Driver
 
 from matrix_delegation import Resolver, __version__
-from matrix_delegation._cli import run
+from matrix_delegation.cli.common import run
 from matrix_delegation.sandbox import SandboxCA
 
 ROUTE = sc.FANOUT["expect"]["route"]  # what every name must resolve by

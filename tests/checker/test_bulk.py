@@ -12,7 +12,7 @@ from test_check_command import flags
 from test_problem_codes import NAME, healthy
 
 from matrix_delegation._cli import main
-from matrix_delegation.checker import cli
+from matrix_delegation.cli import check as cli
 from matrix_delegation.sandbox.world import Sandbox
 
 

@@ -83,6 +83,21 @@ def test_bad_usage_is_exit_2(capsys) -> None:
     assert "Traceback" not in capsys.readouterr().err
 
 
+def test_a_list_that_is_not_utf8_is_one_line_and_exit_2(tmp_path, capsys) -> None:
+    names = tmp_path / "names.txt"
+    names.write_bytes(b"\xff\xfe\n")
+    assert main(["check", "--from-file", str(names), "--dns-server", "127.0.0.1:9"]) == 2
+    message = f"cannot read names from {str(names)!r}: not UTF-8 text"
+    assert capsys.readouterr().err == f"matrix-delegation: error: {message}\n"
+
+
+def test_a_utf8_list_with_a_comment_is_read(tmp_path, capsys) -> None:
+    names = tmp_path / "names.txt"
+    names.write_text("# only a comment, then a blank line\n\n", encoding="utf-8")
+    assert main(["check", "--from-file", str(names), "--dns-server", "127.0.0.1:9"]) == 0
+    assert capsys.readouterr().err.startswith("checked 0: 0 OK, 0 failing")
+
+
 def test_text_is_coloured_only_when_asked() -> None:
     from matrix_delegation.checker.check import Report
     from matrix_delegation.checker.output import report_text

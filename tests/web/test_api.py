@@ -15,10 +15,10 @@ from test_problem_codes import NAME, healthy, homeserver
 
 import matrix_delegation.web.app as app_module
 from matrix_delegation.checker.problems import Problem
+from matrix_delegation.cli.web import settings_from_args
 from matrix_delegation.sandbox import Reply, WebHost
 from matrix_delegation.sandbox.homeserver import KEYS_PATH, VERSION_PATH
 from matrix_delegation.sandbox.world import Sandbox
-from matrix_delegation.web.cli import settings_from_args
 from matrix_delegation.web.limits import RateLimited, TokenBuckets, client_key
 
 WK = "/.well-known/matrix/server"

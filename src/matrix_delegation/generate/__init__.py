@@ -7,23 +7,17 @@ web server configured by it answers like ``serve``: same status, body and header
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from .._core.site import Site
 from .._exceptions import ConfigurationError
-from ..config import load_site
 from . import apache, caddy, dns, haproxy, nginx, static, synapse, traefik
 from ._common import parse_proxy_to
 
-__all__ = ["TARGETS", "Generated", "generate", "run_generate"]
+__all__ = ["TARGETS", "Generated", "format_for_stdout", "generate"]
 
 #: What ``--for`` accepts.
 TARGETS = ("nginx", "apache", "haproxy", "caddy", "traefik", "static", "dns", "synapse")
-_PROG = "matrix-delegation"
 
 # The single file of each one-file target; unusual names so that
 # "--out /etc/nginx" cannot overwrite a main configuration.
@@ -114,34 +108,6 @@ def _ignored_options(target: str, proxy_to: str | None, legacy_srv: bool) -> tup
     return tuple(ignored)
 
 
-def run_generate(args: argparse.Namespace) -> int:
-    """Run ``generate`` from parsed arguments; returns the exit status (0).
-
-    Raises:
-        ConfigurationError: Bad configuration or options (the CLI prints it).
-    """
-    if args.target == "static" and not args.out:
-        raise ConfigurationError("--for static needs --out DIR (it writes one file per response)")
-    site, warnings = load_site(config=args.config, synapse_configs=args.synapse_config or ())
-    files_root = None
-    if args.out:
-        files_root = str(Path(args.out).resolve() / "matrix-delegation")
-    result = generate(
-        site,
-        args.target,
-        proxy_to=args.proxy_to,
-        legacy_srv=args.legacy_srv,
-        files_root=files_root,
-    )
-    for warning in (*warnings, *result.warnings):
-        print(f"{_PROG}: warning: {warning}", file=sys.stderr)
-    if args.out:
-        _write(Path(args.out), result.files)
-    else:
-        sys.stdout.write(format_for_stdout(result.files))
-    return 0
-
-
 def format_for_stdout(files: dict[str, str]) -> str:
     """One file as it is; several, each after a separator comment naming it."""
     if len(files) == 1:
@@ -151,12 +117,3 @@ def format_for_stdout(files: dict[str, str]) -> str:
         ending = "" if text.endswith("\n") else "\n"
         parts.append(f"# ===== file: {path} =====\n{text}{ending}")
     return "".join(parts)
-
-
-def _write(out: Path, files: dict[str, str]) -> None:
-    for relative, text in files.items():
-        path = out / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Bytes, not text mode: bodies must not gain a newline translation.
-        path.write_bytes(text.encode("utf-8"))
-        print(os.fspath(path))

@@ -9,16 +9,13 @@ are capped, and a client that stops reading stops being read.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import httptools
 
-from .routes import Answer, error_answer, etag_matches
+from .routes import Answer, RouteTable, error_answer, etag_matches
 
-if TYPE_CHECKING:
-    from .server import WellKnownService
-
-__all__ = ["Connection"]
+__all__ = ["Connection", "Owner"]
 
 MAX_URL = 2048
 MAX_HEADER_BYTES = 8192
@@ -38,12 +35,34 @@ class _Refused(Exception):
         self.answer = error_answer(status, message, allow=status == 405)
 
 
+class Owner(Protocol):
+    """What a connection needs of the service that accepted it.
+
+    :class:`~.server.WellKnownService` is one; naming only this keeps the
+    connection from importing the server that imports it.
+    """
+
+    table: RouteTable
+    idle_timeout: float
+    connections: set[Connection]
+
+    def date_header(self) -> bytes: ...
+
+    def count(self, domain: str, file: str, status: int) -> None: ...
+
+    def log_access(
+        self, peer: str, method: bytes, host: bytes, url: bytes, answer: Answer
+    ) -> None: ...
+
+    def special(self, path: bytes, head: bool) -> Answer: ...
+
+
 class Connection(asyncio.Protocol):
     """Parses requests with httptools and writes the prepared answers."""
 
     _host_seen: bool
 
-    def __init__(self, service: WellKnownService) -> None:
+    def __init__(self, service: Owner) -> None:
         self._service = service
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None

@@ -3,21 +3,38 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import signal
 
 from aiohttp import web
 
-from .._exceptions import ConfigurationError
-from ..service.cli import parse_listen
-from .app import WebSettings, create_app
+from ..web.app import WebSettings, create_app
+from .common import (
+    Commands,
+    add_listen_option,
+    add_network_options,
+    listen_addresses,
+    resolver_options,
+    serve_until_signal,
+)
+from .common import run as run_loop
 
-__all__ = ["DEFAULT_LISTEN", "run_web", "settings_from_args"]
+__all__ = ["DEFAULT_LISTEN", "add_parser", "run", "settings_from_args"]
 
 DEFAULT_LISTEN = "127.0.0.1:8090"
 _SHUTDOWN_TIMEOUT = 5.0
 _log = logging.getLogger("matrix_delegation.web")
+
+
+def add_parser(commands: Commands, help: str) -> None:
+    """Add ``web`` and its options."""
+    parser = commands.add_parser(
+        "web",
+        help=help,
+        description="Serve the federation checker: a page, /api/report (federation-tester"
+        " compatible), /api/federation-ok, /api/v1/check, /health and /metrics.",
+    )
+    add_listen_option(parser, DEFAULT_LISTEN)
+    add_network_options(parser)
 
 
 def settings_from_args(args: argparse.Namespace) -> WebSettings:
@@ -26,19 +43,15 @@ def settings_from_args(args: argparse.Namespace) -> WebSettings:
     Only what ``--allow-ip-range`` names gets through the IP blocklist: loopback
     and private ranges stay blocked unless the operator lets them through.
     """
-    from .._cli import resolver_options
-
     return WebSettings(resolver_options=resolver_options(args), check_timeout=args.timeout)
 
 
-def run_web(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Listen and serve; returns the exit status."""
-    from .._cli import run
-
-    listen = [parse_listen(text) for text in (args.listen or [DEFAULT_LISTEN])]
+    listen = listen_addresses(args, DEFAULT_LISTEN)
     settings = settings_from_args(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    return run(_serve(settings, listen))
+    return run_loop(_serve(settings, listen))
 
 
 async def _serve(settings: WebSettings, listen: list[tuple[str, int]]) -> int:
@@ -46,25 +59,15 @@ async def _serve(settings: WebSettings, listen: list[tuple[str, int]]) -> int:
         create_app(settings), handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT
     )
     await runner.setup()
-    try:
+
+    async def start() -> None:
         for host, port in listen:
             await web.TCPSite(runner, host, port).start()
-    except OSError as exc:
-        await runner.cleanup()
-        raise ConfigurationError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    where = ", ".join(_address(address) for address in runner.addresses)
-    _log.info("web checker on %s", where)
-    try:
-        await stop.wait()
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
-        await runner.cleanup()
-    return 0
+
+    def announce() -> None:
+        _log.info("web checker on %s", ", ".join(_address(a) for a in runner.addresses))
+
+    return await serve_until_signal(listen, start, runner.cleanup, announce)
 
 
 def _address(address: object) -> str:

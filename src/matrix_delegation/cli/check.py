@@ -20,11 +20,22 @@ from typing import TextIO
 
 from .._core.names import ServerName
 from .._exceptions import ConfigurationError
+from ..checker.check import Report, check_server
+from ..checker.output import report_json, report_text
 from ..resolver import Resolver
-from .check import Report, check_server
-from .output import report_json, report_text
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    NO_NAMES,
+    Commands,
+    add_names_options,
+    add_network_options,
+    read_names,
+    resolver_from_args,
+)
+from .common import run as run_loop
 
-__all__ = ["Summary", "run_check"]
+__all__ = ["Summary", "add_parser", "run"]
 
 _PROGRESS_EVERY = 0.1  # seconds between redraws of the progress line
 # Each name is checked once: the resolver's caches only need to hold the names
@@ -33,18 +44,33 @@ _CACHE_PER_CHECK = 10
 _MIN_CACHE = 1000
 
 
-def run_check(args: argparse.Namespace) -> int:
-    """Check every name; 0 when federation works with all of them, 1 otherwise."""
-    from .._cli import resolver_from_args, run
+def add_parser(commands: Commands, help: str) -> None:
+    """Add ``check`` and its options."""
+    parser = commands.add_parser(
+        "check",
+        help=help,
+        description="Discover, connect and verify each server; report problems with fixes.",
+    )
+    add_names_options(
+        parser,
+        names_help="server names to check",
+        from_file_help="check names from FILE, one per line ('-': stdin)",
+        json_help="JSON (JSON Lines for several names; docs/check-json.md)",
+        concurrency_help="check at most N servers at once (default 50)",
+    )
+    add_network_options(parser)
 
+
+def run(args: argparse.Namespace) -> int:
+    """Check every name; 0 when federation works with all of them, 1 otherwise."""
     for name in args.names:
         ServerName.parse(name)  # a bad name on the command line is a usage error
     if not args.names and args.from_file is None:
-        raise ConfigurationError("no server names given (pass NAME or --from-file)")
+        raise ConfigurationError(NO_NAMES)
     # Every name is checked once: caches only need what is in flight.
     cache = max(_MIN_CACHE, _CACHE_PER_CHECK * args.concurrency)
     resolver = resolver_from_args(args, max_cache_entries=cache)
-    return run(_check_all(resolver, args))
+    return run_loop(_check_all(resolver, args))
 
 
 @dataclass
@@ -121,7 +147,7 @@ async def _check_all(resolver: Resolver, args: argparse.Namespace) -> int:
             progress.close()
     if many:
         sys.stderr.write(summary.text())
-    return 0 if summary.failing == 0 else 1
+    return EXIT_OK if summary.failing == 0 else EXIT_FAILED
 
 
 def _write(report: Report, as_json: bool, lines: bool) -> None:
@@ -136,19 +162,7 @@ def _write(report: Report, as_json: bool, lines: bool) -> None:
 def _names(args: argparse.Namespace) -> Iterator[str]:
     yield from args.names
     if args.from_file is not None:
-        yield from _read_lines(args.from_file)
-
-
-def _read_lines(path: str) -> Iterator[str]:
-    try:
-        handle = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read names from {path!r}: {exc.strerror}") from None
-    with handle:
-        for line in handle:
-            name = line.strip()
-            if name and not name.startswith("#"):
-                yield name
+        yield from (name for name, _ in read_names(args.from_file))
 
 
 async def _reports(

@@ -1,0 +1,1 @@
+"""The ``matrix-delegation`` command line: one module per subcommand."""
