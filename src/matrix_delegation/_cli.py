@@ -191,6 +191,9 @@ def _add_web_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
         help="address to listen on (repeatable; IPv6 in brackets); default 127.0.0.1:8090",
     )
     _add_network_options(web)
+    from .web.cli import add_web_options  # here: web.cli imports this module
+
+    add_web_options(web)
 
 
 def _add_serve_parser(commands: argparse._SubParsersAction[_Parser]) -> None:

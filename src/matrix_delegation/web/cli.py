@@ -5,30 +5,129 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import signal
+from collections.abc import Callable
 
-from aiohttp import web
-
-from .._exceptions import ConfigurationError
+from .._cli import _checked, _positive_int, _positive_seconds
+from .._core.ipfilter import parse_network
 from ..service.cli import parse_listen
-from .app import WebSettings, create_app
+from .settings import WebSettings
 
-__all__ = ["DEFAULT_LISTEN", "run_web", "settings_from_args"]
+__all__ = ["DEFAULT_LISTEN", "add_web_options", "run_web", "settings_from_args"]
 
 DEFAULT_LISTEN = "127.0.0.1:8090"
-_SHUTDOWN_TIMEOUT = 5.0
+#: Keep-alive bounds: under 15 s a browser reconnects for every page and its
+#: assets; over 75 s (nginx's default) an idle client holds a socket for long.
+KEEPALIVE_RANGE = (15.0, 75.0)
+_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+_BYTES = re.compile(r"([0-9]{1,15})\s*([kmg]?)(?:i?b)?", re.ASCII | re.IGNORECASE)
 _log = logging.getLogger("matrix_delegation.web")
+_DEFAULTS = WebSettings()
+
+
+def _per_minute(text: str) -> float:
+    try:
+        return _positive_seconds(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a positive number of checks per minute") from None
+
+
+def _non_negative_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"{text!r} is not 0 or a positive number of seconds")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= 15):
+        raise ValueError(f"{text!r} is not 0 or a positive whole number")
+    return int(text)
+
+
+def _bytes(text: str) -> int:
+    match = _BYTES.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not a size in bytes (e.g. 65536, 512K, 64M, 1G)")
+    return int(match[1]) * _UNITS[match[2].lower()]
+
+
+def _keepalive(text: str) -> float:
+    value = _positive_seconds(text)
+    low, high = KEEPALIVE_RANGE
+    if not low <= value <= high:
+        raise ValueError(f"{text!r} must be between {low:g} and {high:g} seconds")
+    return value
+
+
+def _limits() -> tuple[tuple[str, str, Callable[[str], object], str, str], ...]:
+    """(flag, WebSettings field, parser, metavar, help) of every limit."""
+    d = _DEFAULTS
+    return (
+        ("--rate", "rate_per_minute", _per_minute, "N",
+         f"new checks a client may start per minute (default {d.rate_per_minute:g})"),
+        ("--burst", "burst", _positive_int, "N",
+         f"new checks a client may start at once (default {d.burst})"),
+        ("--max-running-per-client", "max_running_per_client", _positive_int, "N",
+         f"checks one client may have running at once (default {d.max_running_per_client})"),
+        ("--max-running", "max_running", _positive_int, "N",
+         f"checks running at once, over all clients (default {d.max_running})"),
+        ("--deadline", "deadline", _positive_seconds, "SECONDS",
+         f"bound on a whole check (default {d.deadline:g})"),
+        ("--cache-ttl", "cache_ttl", _non_negative_seconds, "SECONDS",
+         f"how long a report is served again; 0: no cache (default {d.cache_ttl:g})"),
+        ("--cache-size", "cache_size", _non_negative_int, "N",
+         f"reports kept at most; 0: no cache (default {d.cache_size})"),
+        ("--cache-bytes", "cache_bytes", _bytes, "SIZE",
+         f"bound on the reports kept, as JSON; K, M, G suffixes (default {d.cache_bytes >> 20}M)"),
+        ("--max-connections", "max_connections", _positive_int, "N",
+         f"connections open at once; more get a 503 (default {d.max_connections})"),
+        ("--keepalive", "keepalive", _keepalive, "SECONDS",
+         f"close idle connections after this, 15-75 (default {d.keepalive:g})"),
+    )  # fmt: skip
+
+
+def add_web_options(parser: argparse.ArgumentParser) -> None:
+    """The limits of ``web``; each one left out keeps its default from :class:`WebSettings`."""
+    group = parser.add_argument_group("limits")
+    for flag, field, parse, metavar, help_text in _limits():
+        group.add_argument(
+            flag, dest=field, type=_checked(parse, flag[2:]), metavar=metavar, help=help_text
+        )
+    group.add_argument(
+        "--trusted-proxy",
+        dest="trusted_proxies",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        type=_checked(parse_network, "trusted proxy"),
+        help="a reverse proxy whose X-Forwarded-For names the client (repeatable)",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> WebSettings:
-    """The network flags, shared with ``check``, as web settings (limits at their defaults).
+    """The network flags, shared with ``check``, and the limits, as web settings.
 
     Only what ``--allow-ip-range`` names gets through the IP blocklist: loopback
     and private ranges stay blocked unless the operator lets them through.
     """
     from .._cli import resolver_options
 
-    return WebSettings(resolver_options=resolver_options(args), check_timeout=args.timeout)
+    limits = {
+        field: value
+        for _, field, *_ in _limits()
+        if (value := getattr(args, field, None)) is not None
+    }
+    return WebSettings(
+        resolver_options=resolver_options(args),
+        check_timeout=args.timeout,
+        trusted_proxies=tuple(getattr(args, "trusted_proxies", ())),
+        **limits,
+    )
 
 
 def run_web(args: argparse.Namespace) -> int:
@@ -42,33 +141,23 @@ def run_web(args: argparse.Namespace) -> int:
 
 
 async def _serve(settings: WebSettings, listen: list[tuple[str, int]]) -> int:
-    runner = web.AppRunner(
-        create_app(settings), handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT
-    )
-    await runner.setup()
-    try:
-        for host, port in listen:
-            await web.TCPSite(runner, host, port).start()
-    except OSError as exc:
-        await runner.cleanup()
-        raise ConfigurationError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
+    from .server import start_web
+
+    server = await start_web(settings, listen)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    where = ", ".join(_address(address) for address in runner.addresses)
+    where = ", ".join(_url(host, port) for host, port in server.addresses)
     _log.info("web checker on %s", where)
     try:
         await stop.wait()
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-        await runner.cleanup()
+        await server.close()
     return 0
 
 
-def _address(address: object) -> str:
-    if isinstance(address, tuple) and len(address) >= 2:
-        host, port = address[0], address[1]
-        return f"http://[{host}]:{port}" if ":" in str(host) else f"http://{host}:{port}"
-    return str(address)
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
