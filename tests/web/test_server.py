@@ -97,6 +97,25 @@ async def test_an_idle_connection_is_closed_after_the_keepalive(start: Start) ->
     silent_writer.close()
 
 
+async def test_a_trickled_request_is_cut_off_at_the_keepalive(start: Start) -> None:
+    """A byte every 0.1 s never finishes the headers; the keep-alive timer still runs out."""
+    server = await start(keepalive=0.5)
+    reader, writer = await connect(server)
+    trickle = b"GET /health HTTP/1.1\r\nHost: checker.test\r\nX-Slow: " + b"a" * 200
+    for index in range(len(trickle)):  # at most about 20 s
+        if reader.at_eof() or writer.is_closing():
+            break
+        try:
+            writer.write(trickle[index : index + 1])
+            await writer.drain()
+        except ConnectionError:
+            break
+        await asyncio.sleep(0.1)
+    assert await asyncio.wait_for(reader.read(), 10) == b""  # closed, nothing answered
+    assert index < 100  # long before the request could have ended
+    writer.close()
+
+
 async def test_a_connection_within_the_keepalive_is_reused(start: Start) -> None:
     """The negative twin: idle for less than the keep-alive, the connection still serves."""
     server = await start(keepalive=30)
