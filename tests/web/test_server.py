@@ -158,6 +158,43 @@ async def test_connections_under_the_cap_are_all_served(start: Start) -> None:
     await wait_open(server, 0)
 
 
+# --- what a remote user sees -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"G\x00ET / HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n",
+        b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n",
+    ],
+    ids=["bad-method", "bad-length", "too-long"],
+)
+async def test_an_unparsable_request_gets_the_status_only(
+    start: Start, request_bytes: bytes
+) -> None:
+    server = await start()
+    reader, writer = await connect(server)
+    writer.write(request_bytes)
+    answer = await asyncio.wait_for(reader.read(), 5)  # closed after the answer
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 400 ") and body == b"Bad Request"
+    assert b"Server: matrix-delegation\r\n" in head + b"\r\n"
+    assert b"aiohttp" not in answer and b"Python" not in answer
+
+
+async def test_answers_do_not_name_the_software_versions(start: Start) -> None:
+    """The negative twin: a good request is served, with the same Server header."""
+    server = await start()
+    reader, writer = connection = await connect(server)
+    writer.write(HEALTH)
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert head.startswith(b"HTTP/1.1 200 ") and b"\r\nServer: matrix-delegation\r\n" in head
+    assert b"aiohttp" not in head and b"Python" not in head
+    close_all([connection])
+
+
 # --- flags -------------------------------------------------------------------------------------
 
 

@@ -40,7 +40,7 @@ from .page import render_page
 from .settings import WebSettings
 from .tester_compat import tester_report
 
-__all__ = ["SETTINGS", "WebSettings", "create_app", "normalised", "timed_out"]
+__all__ = ["SERVER_HEADER", "SETTINGS", "WebSettings", "create_app", "normalised", "timed_out"]
 
 _log = logging.getLogger("matrix_delegation.web")
 
@@ -50,10 +50,13 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
+#: The ``Server`` header of every answer: not aiohttp's, which names its and Python's versions.
+SERVER_HEADER = "matrix-delegation"
 _SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
+    "Server": SERVER_HEADER,
 }
 _CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",

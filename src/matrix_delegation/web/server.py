@@ -16,6 +16,9 @@ and memory for free. Here:
   by shutdown), so counting there counts connections, idle ones included;
   a middleware would only count requests. Over the cap, a connection gets a
   fixed 503 and is closed; nothing of it is read.
+* **quiet errors**: aiohttp answers a request it cannot parse itself, quoting
+  the bytes as Python sees them (``bytearray(b'...')``); here that answer is
+  the status and its phrase only, and no answer names aiohttp or Python.
 """
 
 from __future__ import annotations
@@ -24,11 +27,12 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 
 from aiohttp import web
 
 from .._exceptions import ConfigurationError
-from .app import create_app
+from .app import SERVER_HEADER, create_app
 from .settings import WebSettings
 
 __all__ = ["ConnectionLimit", "WebServer", "start_web"]
@@ -73,6 +77,21 @@ class _Counted(asyncio.Protocol):
             ended, self._ended = self._ended, None
             ended()
         self._inner.connection_lost(exc)
+
+
+class _QuietHandler(web.RequestHandler):
+    """aiohttp's connection handler, but its own error answers carry only the status."""
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        response = super().handle_error(request, status, exc, HTTPStatus(status).phrase)
+        response.headers["Server"] = SERVER_HEADER
+        return response
 
 
 class _Refused(asyncio.Protocol):
@@ -140,16 +159,19 @@ async def start_web(settings: WebSettings, listen: list[tuple[str, int]]) -> Web
         ConfigurationError: A socket could not be bound.
     """
     runner = web.AppRunner(
-        create_app(settings),
-        handle_signals=False,
-        shutdown_timeout=_SHUTDOWN_TIMEOUT,
-        keepalive_timeout=settings.keepalive,
+        create_app(settings), handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT
     )
     await runner.setup()
-    if runner.server is None:  # setup() makes it
+    manager = runner.server
+    if manager is None:  # setup() makes it
         raise RuntimeError("the app runner has no server after setup")
-    started = WebServer(runner, [], ConnectionLimit(runner.server, settings.max_connections))
     loop = asyncio.get_running_loop()
+
+    def handler() -> asyncio.Protocol:
+        # What ``manager()`` makes, with aiohttp's defaults but our keep-alive and errors.
+        return _QuietHandler(manager, loop=loop, keepalive_timeout=settings.keepalive)
+
+    started = WebServer(runner, [], ConnectionLimit(handler, settings.max_connections))
     try:
         for host, port in listen:
             started.servers.append(await loop.create_server(started.connections, host, port))
