@@ -19,7 +19,8 @@ from matrix_delegation.cli.web import settings_from_args
 from matrix_delegation.sandbox import Reply, WebHost
 from matrix_delegation.sandbox.homeserver import KEYS_PATH, VERSION_PATH
 from matrix_delegation.sandbox.world import Sandbox
-from matrix_delegation.web.limits import RateLimited, TokenBuckets, client_key
+from matrix_delegation.web.clients import client_key
+from matrix_delegation.web.limits import RateLimited, TokenBuckets
 
 WK = "/.well-known/matrix/server"
 CSP = (
@@ -306,9 +307,10 @@ def test_token_bucket_refills() -> None:
     buckets.take("a")
 
 
-def test_client_key_groups_an_ipv6_slash_64() -> None:
-    expected = "2001:db8:1:2::/64"
-    assert client_key("2001:db8:1:2:3:4:5:6") == client_key("2001:db8:1:2::9") == expected
+def test_client_key_groups_an_ipv6_slash_56() -> None:
+    expected = "2001:db8:1:200::/56"
+    assert client_key("2001:db8:1:2ff:3:4:5:6") == client_key("2001:db8:1:200::9") == expected
+    assert client_key("2001:db8:1:300::1") != expected  # the next /56 is another client
     assert client_key("::ffff:192.0.2.1") == "192.0.2.1"
     assert client_key(None) == "unknown"
 

@@ -2,8 +2,10 @@
 
 ``create_app(settings)`` builds the aiohttp application; ``docs/web-api.md``
 describes every route. Checks go through :class:`~.limits.ReportSource`
-(cache, coalescing, a bound on checks at once) and a per-client token
-bucket, each under a deadline. The resolver keeps the default IP blocklist
+(cache, coalescing, bounds on the checks running at once per client and in
+all) and a per-client token bucket, each under a deadline; the client is
+told apart by :mod:`.clients`. How connections are accepted and kept is
+:mod:`.server`'s business. The resolver keeps the default IP blocklist
 (plus whatever ``resolver_options`` allows), enforced on every connection.
 Responses never carry exception text: anything unexpected is logged and
 answered with a plain 500.
@@ -12,36 +14,33 @@ answered with a plain 500.
 from __future__ import annotations
 
 import asyncio
-import html
-import importlib
+import ipaddress
+import json
 import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any
 
 from aiohttp import web
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .._core.names import ServerName
 from .._exceptions import InvalidServerName
 from ..checker.check import Report, check_server
-from ..checker.output import report_json, report_text
+from ..checker.output import report_json
 from ..checker.problems import Problem
 from ..resolver import Resolver
-from .limits import Busy, RateLimited, ReportCache, ReportSource, TokenBuckets, client_key
+from .clients import client_address, client_key
+from .limits import Busy, ClientBusy, RateLimited, ReportCache, ReportSource, TokenBuckets
+from .metrics import Metrics
+from .page import render_page
+from .settings import WebSettings
 from .tester_compat import tester_report
 
-__all__ = ["SETTINGS", "WebSettings", "create_app", "timed_out"]
+__all__ = ["SERVER_HEADER", "SETTINGS", "WebSettings", "create_app", "normalised", "timed_out"]
 
 _log = logging.getLogger("matrix_delegation.web")
 
@@ -51,10 +50,13 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
+#: The ``Server`` header of every answer: not aiohttp's, which names its and Python's versions.
+SERVER_HEADER = "matrix-delegation"
 _SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
+    "Server": SERVER_HEADER,
 }
 _CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
@@ -64,73 +66,11 @@ _CORS_HEADERS = {
 _BUSY_RETRY_SECONDS = 5
 
 
-@dataclass(frozen=True, slots=True)
-class WebSettings:
-    """How the web checker runs.
-
-    Attributes:
-        resolver_options: Keyword arguments for :class:`~matrix_delegation.Resolver`
-            (DNS servers, CA file, allowed IP ranges, ``connect_to``, timeout).
-        check_timeout: The bound on each network operation of a check, in seconds.
-        deadline: The bound on a whole check; past it the report says so.
-        rate_per_minute: New checks a client may start per minute.
-        burst: New checks a client may start at once.
-        max_running: Checks running at once, over all clients.
-        cache_ttl: How long a report is served again, in seconds (0: never).
-        cache_size: How many reports are kept at most.
-        max_clients: How many clients' rate-limit state is kept at most.
-    """
-
-    resolver_options: Mapping[str, Any] = field(default_factory=dict)
-    check_timeout: float = 10.0
-    deadline: float = 30.0
-    rate_per_minute: float = 10.0
-    burst: int = 5
-    max_running: int = 20
-    cache_ttl: float = 60.0
-    cache_size: int = 1000
-    max_clients: int = 100_000
-
-
-class _Metrics:
-    """The app's own Prometheus registry (never the process-wide default one)."""
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        prefix = "matrix_delegation_web"
-        self.checks = Counter(
-            f"{prefix}_checks", "Checks run, by verdict", ["verdict"], registry=self.registry
-        )
-        self.duration = Histogram(
-            f"{prefix}_check_duration_seconds",
-            "How long a check took",
-            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60),
-            registry=self.registry,
-        )
-        self.reports = Counter(
-            f"{prefix}_report_requests",
-            "Report requests by source: cache hit, cache miss (a new check) or coalesced",
-            ["source"],
-            registry=self.registry,
-        )
-        self.rate_limited = Counter(
-            f"{prefix}_rate_limited_requests", "Requests refused by the rate limit",
-            registry=self.registry,
-        )  # fmt: skip
-        self.busy = Counter(
-            f"{prefix}_busy_requests", "Requests refused: too many checks running",
-            registry=self.registry,
-        )  # fmt: skip
-        self.running = Gauge(
-            f"{prefix}_checks_running", "Checks running now", registry=self.registry
-        )
-
-
 @dataclass(slots=True)
 class _State:
     settings: WebSettings
     resolver: Resolver
-    metrics: _Metrics
+    metrics: Metrics
     buckets: TokenBuckets
     source: ReportSource = field(init=False)
 
@@ -142,16 +82,21 @@ _STATE = web.AppKey("state", _State)
 def create_app(settings: WebSettings) -> web.Application:
     """The web checker as an aiohttp application."""
     app = web.Application(middlewares=[_errors], client_max_size=16 * 1024)
-    metrics = _Metrics()
+    metrics = Metrics()
     state = _State(
         settings,
         Resolver(**settings.resolver_options),
         metrics,
         TokenBuckets(settings.rate_per_minute, settings.burst, max_clients=settings.max_clients),
     )
-    cache = ReportCache(settings.cache_ttl, settings.cache_size)
+    cache = ReportCache(
+        settings.cache_ttl, settings.cache_size, settings.cache_bytes, size=_report_size
+    )
     state.source = ReportSource(
-        lambda name: _run_check(state, name), cache, max_running=settings.max_running
+        lambda name: _run_check(state, name),
+        cache,
+        max_running=settings.max_running,
+        max_running_per_client=settings.max_running_per_client,
     )
     metrics.running.set_function(lambda: state.source.running)
     app[SETTINGS] = settings
@@ -176,6 +121,15 @@ async def _close(app: web.Application) -> None:
 
 
 # --- checking -----------------------------------------------------------------------------
+
+
+def _report_size(report: Report) -> int:
+    """What a report costs the cache: the length of its JSON (ASCII, so characters are bytes).
+
+    The Python objects behind it take a small multiple of that; the budget
+    is in these units so that it is the same on every Python version.
+    """
+    return len(json.dumps(report_json(report), separators=(",", ":")))
 
 
 def timed_out(server_name: str, deadline: float) -> Report:
@@ -237,27 +191,52 @@ def _server_name(request: web.Request) -> str:
     if len(name) > MAX_SERVER_NAME:
         raise _ApiError(400, "M_INVALID_PARAM", "server_name is longer than 255 characters")
     try:
-        ServerName.parse(name)
+        parsed = ServerName.parse(name)
     except InvalidServerName:
         message = "server_name is not a Matrix server name (hostname[:port])"
         raise _ApiError(400, "M_INVALID_PARAM", message) from None
-    return name
+    return normalised(parsed)
+
+
+def normalised(name: ServerName) -> str:
+    """One spelling per server: lower-case host, compressed IPv6, port without zeros.
+
+    DNS and certificate names compare case-insensitively (and so does the
+    ``Host`` header), so ``Example.ORG`` and ``example.org`` are the same
+    server: they get one check and one cache entry.
+    """
+    host = name.lookup_name
+    if isinstance(name.ip, ipaddress.IPv6Address):
+        host = f"[{host}]"
+    return host if name.port is None else f"{host}:{name.port}"
+
+
+def _client(request: web.Request) -> str:
+    """The limits' key for the client behind ``request`` (see :mod:`.clients`)."""
+    trusted = request.app[_STATE].settings.trusted_proxies
+    forwarded = request.headers.getall("X-Forwarded-For", [])
+    return client_key(client_address(request.remote, forwarded, trusted))
 
 
 async def _report(request: web.Request, name: str) -> Report:
     """The report for ``name``: cached, joined, or checked now if the client may."""
     state = request.app[_STATE]
+    client = _client(request)
 
     def admit() -> None:
         try:
-            state.buckets.take(client_key(request.remote))
+            state.buckets.take(client)
         except RateLimited as exc:
             state.metrics.rate_limited.inc()
             message = "too many checks from your address; try again later"
             raise _ApiError(429, "M_LIMIT_EXCEEDED", message, exc.retry_after) from None
 
     try:
-        report, source = await state.source.report(name, admit)
+        report, source = await state.source.report(name, client, admit)
+    except ClientBusy:
+        state.metrics.client_busy.inc()
+        message = "your address has too many checks running; try again when they finish"
+        raise _ApiError(429, "M_LIMIT_EXCEEDED", message, _BUSY_RETRY_SECONDS) from None
     except Busy:
         state.metrics.busy.inc()
         message = "too many checks are running; try again shortly"
@@ -299,14 +278,14 @@ async def _metrics(request: web.Request) -> web.Response:
 
 async def _index(request: web.Request) -> web.Response:
     if not request.query.get("server_name", "").strip():
-        return _html(_page(None, server_name=None, error=None))
+        return _html(render_page(None, server_name=None, error=None))
     try:
         name = _server_name(request)
         report = await _report(request, name)
     except _ApiError as exc:
-        page = _page(None, server_name=None, error=exc.message)
+        page = render_page(None, server_name=None, error=exc.message)
         return _html(page, status=exc.status, headers=exc.headers())
-    return _html(_page(report, server_name=name, error=None))
+    return _html(render_page(report, server_name=name, error=None))
 
 
 async def _static(request: web.Request) -> web.FileResponse:
@@ -351,39 +330,3 @@ async def _add_headers(request: web.Request, response: web.StreamResponse) -> No
     response.headers.update(_SECURITY_HEADERS)
     if request.path.startswith("/api/"):
         response.headers.update(_CORS_HEADERS)
-
-
-# --- the page -----------------------------------------------------------------------------
-
-
-class _RenderPage(Protocol):
-    def __call__(
-        self, report: Report | None, *, server_name: str | None, error: str | None
-    ) -> str: ...
-
-
-def _page(report: Report | None, *, server_name: str | None, error: str | None) -> str:
-    """The full page from ``page.render_page``, or a bare one while it does not exist."""
-    try:
-        module = importlib.import_module(f"{__package__}.page")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}.page":
-            raise
-        return _bare_page(report, error)
-    render = cast(_RenderPage, module.render_page)
-    return render(report, server_name=server_name, error=error)
-
-
-def _bare_page(report: Report | None, error: str | None) -> str:
-    parts = [
-        '<!doctype html><html lang="en"><meta charset="utf-8">',
-        "<title>Matrix federation checker</title>",
-        '<form action="/" method="get"><label>Server name ',
-        '<input name="server_name" maxlength="255" required></label>',
-        "<button>Check</button></form>",
-    ]
-    if error is not None:
-        parts.append(f'<p role="alert">{html.escape(error)}</p>')
-    if report is not None:
-        parts.append(f"<pre>{html.escape(report_text(report))}</pre>")
-    return "".join(parts) + "</html>\n"
