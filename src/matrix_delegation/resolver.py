@@ -21,7 +21,6 @@ from typing import cast
 
 import aiohttp
 
-from . import __version__
 from ._core.cache import WELL_KNOWN_RETRY_INTERVAL, TtlCache, WellKnownCache
 from ._core.ipfilter import IpPolicy
 from ._core.model import (
@@ -50,6 +49,7 @@ from ._io.connect import DiscoveryResolver, checked_socket_factory
 from ._io.dns import DnsBackend, DnspythonBackend
 from ._io.http import WellKnownFetcher
 from ._io.tls import client_context
+from ._version import __version__
 
 __all__ = ["Resolver", "resolve_server_name"]
 

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Final
 
 import aiohttp
 
-from .. import __version__
 from .._core.wellknown import (
     REDIRECT_STATUSES,
     WELL_KNOWN_MAX_SIZE,
@@ -36,6 +35,7 @@ from .._core.wellknown import (
     next_redirect,
 )
 from .._io.http import describe_client_error
+from .._version import __version__
 from .client_model import (
     _CORS_HEADER,
     CODES,
