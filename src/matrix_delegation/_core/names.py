@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import idna
 
-from .._exceptions import InvalidServerName
+from .._base_errors import InvalidServerName
 
 __all__ = [
     "KNOWN_SUPPORT_ROLES",
