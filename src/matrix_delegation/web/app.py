@@ -12,15 +12,13 @@ answered with a plain 500.
 from __future__ import annotations
 
 import asyncio
-import html
-import importlib
 import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import (
@@ -35,10 +33,11 @@ from prometheus_client import (
 from .._core.names import ServerName
 from .._exceptions import InvalidServerName
 from ..checker.check import Report, check_server
-from ..checker.output import report_json, report_text
+from ..checker.output import report_json
 from ..checker.problems import Problem
 from ..resolver import Resolver
 from .limits import Busy, RateLimited, ReportCache, ReportSource, TokenBuckets, client_key
+from .page import render_page
 from .tester_compat import tester_report
 
 __all__ = ["SETTINGS", "WebSettings", "create_app", "timed_out"]
@@ -299,14 +298,14 @@ async def _metrics(request: web.Request) -> web.Response:
 
 async def _index(request: web.Request) -> web.Response:
     if not request.query.get("server_name", "").strip():
-        return _html(_page(None, server_name=None, error=None))
+        return _html(render_page(None, server_name=None, error=None))
     try:
         name = _server_name(request)
         report = await _report(request, name)
     except _ApiError as exc:
-        page = _page(None, server_name=None, error=exc.message)
+        page = render_page(None, server_name=None, error=exc.message)
         return _html(page, status=exc.status, headers=exc.headers())
-    return _html(_page(report, server_name=name, error=None))
+    return _html(render_page(report, server_name=name, error=None))
 
 
 async def _static(request: web.Request) -> web.FileResponse:
@@ -351,39 +350,3 @@ async def _add_headers(request: web.Request, response: web.StreamResponse) -> No
     response.headers.update(_SECURITY_HEADERS)
     if request.path.startswith("/api/"):
         response.headers.update(_CORS_HEADERS)
-
-
-# --- the page -----------------------------------------------------------------------------
-
-
-class _RenderPage(Protocol):
-    def __call__(
-        self, report: Report | None, *, server_name: str | None, error: str | None
-    ) -> str: ...
-
-
-def _page(report: Report | None, *, server_name: str | None, error: str | None) -> str:
-    """The full page from ``page.render_page``, or a bare one while it does not exist."""
-    try:
-        module = importlib.import_module(f"{__package__}.page")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}.page":
-            raise
-        return _bare_page(report, error)
-    render = cast(_RenderPage, module.render_page)
-    return render(report, server_name=server_name, error=error)
-
-
-def _bare_page(report: Report | None, error: str | None) -> str:
-    parts = [
-        '<!doctype html><html lang="en"><meta charset="utf-8">',
-        "<title>Matrix federation checker</title>",
-        '<form action="/" method="get"><label>Server name ',
-        '<input name="server_name" maxlength="255" required></label>',
-        "<button>Check</button></form>",
-    ]
-    if error is not None:
-        parts.append(f'<p role="alert">{html.escape(error)}</p>')
-    if report is not None:
-        parts.append(f"<pre>{html.escape(report_text(report))}</pre>")
-    return "".join(parts) + "</html>\n"
