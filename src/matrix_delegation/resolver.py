@@ -1,7 +1,7 @@
 """The asyncio resolver: drives the discovery core with real DNS and HTTPS.
 
 :class:`Resolver` answers the questions :func:`~._core.plan.plan` asks, from
-its caches when it can. Caching follows SPEC-NOTES 1.3 and 5.1-5.4:
+its caches when it can. Caching follows docs/design.md §1.3 and §5.1-5.4:
 ``.well-known`` results by :class:`~._core.cache.WellKnownCache`, SRV and
 address answers by their TTL (an expired SRV answer stands in when the DNS
 server fails), and whole resolutions until the first of their parts needs
@@ -263,7 +263,7 @@ class Resolver:
             records, ttl = await self._dns.srv(name)
         except DnsLookupError as exc:
             # Like Synapse: a failing DNS server does not take down a name
-            # whose records we saw before (SPEC-NOTES 5.4).
+            # whose records we saw before (docs/design.md §5.4).
             stale = self._srv.get_stale(name)
             if stale is not None:
                 return replace(stale[0], error=str(exc), stale=True), now

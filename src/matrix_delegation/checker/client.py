@@ -1,12 +1,12 @@
 """The client side of a domain: ``/.well-known/matrix/client`` and ``/.well-known/matrix/support``.
 
 :func:`check_client` walks the client-server spec's auto-discovery flow the
-way a login screen would (SPEC-NOTES 3.1) and reports the outcome a client
+way a login screen would (docs/design.md §3.1) and reports the outcome a client
 reaches (``PROMPT``, ``IGNORE``, ``FAIL_PROMPT`` or ``FAIL_ERROR``) together
 with everything found along the way: the redirect chain and the CORS header
 on each response, the homeserver's ``/_matrix/client/versions`` and the
 identity server. :func:`check_support` validates the optional support file
-(SPEC-NOTES 3.2).
+(docs/design.md §3.2).
 
 The network part is small: :func:`fetch` gets one URL through the
 resolver's session (its DNS, IP policy, ``--connect-to`` rules and trust
