@@ -1,4 +1,4 @@
-"""compare.py's figures as ratios, issue-6 targets, a table and a section of docs/benchmarks.md."""
+"""compare.py's figures as ratios, targets, a table and a section of docs/benchmarks.md."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def ratios(report: dict[str, Any]) -> dict[str, float | None]:
 
 
 def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue-6 targets, each with the figure it is judged on and whether it is met."""
+    """The comparison targets, each with the figure it is judged on and whether it is met."""
     found = report.get("ratios") or ratios(report)
     nginx = [found.get("serve/nginx https"), found.get("serve/nginx http")]
     synapse = [found.get("serve/synapse http"), found.get("serve/synapse https")]
@@ -219,7 +219,7 @@ def _limits(report: dict[str, Any]) -> list[str]:
 
 
 def _targets_table(report: dict[str, Any]) -> list[str]:
-    lines = ["| target (issue 6) | measured | |", "|---|---|---|"]
+    lines = ["| target | measured | |", "|---|---|---|"]
     lines += [
         f"| {t['target']} | {_measured(t)} | {_verdict(t['met'])} |" for t in report["targets"]
     ]

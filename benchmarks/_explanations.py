@@ -42,7 +42,7 @@ WHY: dict[tuple[str, str], str] = {
         "the spec (and we) go on to step 4"
     ),
     ("m-server-scheme", "synapse"): (
-        "Synapse does not check `m.server` against the server-name grammar (SPEC-NOTES 5.2): "
+        "Synapse does not check `m.server` against the server-name grammar (docs/design.md §5.2): "
         "it pastes `https://m.badm.conf.test/` into the request URI, ends up with the host "
         "`https` and cannot resolve it, so the name becomes unreachable; the spec counts "
         "invalid data as an invalid response and moves on to step 4, which finds the SRV "
@@ -58,7 +58,7 @@ WHY: dict[tuple[str, str], str] = {
         "resolvematrix keeps no SRV cache (and `resolve()` never reads its destination "
         "cache), so after the SERVFAIL it falls back to the name's A/AAAA records, which do "
         "not exist; Synapse answers from the expired SRV record when the DNS server fails "
-        "(SPEC-NOTES 5.4), the spec is silent, so we follow Synapse"
+        "(docs/design.md §5.4), the spec is silent, so we follow Synapse"
     ),
     ("srv-zero-weight", "resolvematrix"): (
         "resolvematrix sorts SRV records by target name and port, ignoring priority and "

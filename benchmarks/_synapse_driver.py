@@ -1,6 +1,6 @@
 """Driver for Synapse's own resolver (the interface: ``_driver_io``).
 
-Synapse splits discovery in two (SPEC-NOTES 5.5): ``MatrixFederationAgent.request``
+Synapse splits discovery in two (docs/design.md §5.5): ``MatrixFederationAgent.request``
 fetches ``.well-known`` (``WellKnownResolver``) and rewrites the URI and the
 Host header; ``MatrixHostnameEndpoint._resolve_server`` then does the SRV steps
 (``SrvResolver``) and ``HostnameEndpoint`` the A/AAAA lookups. This driver runs
@@ -193,7 +193,7 @@ class Driver:
             servers = await endpoint._resolve_server()
         except DomainError as exc:
             return io.failed("dns-error", repr(exc))
-        except error.ConnectError as exc:  # a sole SRV target of "." (SPEC-NOTES 5.4)
+        except error.ConnectError as exc:  # a sole SRV target of "." (docs/design.md §5.4)
             return io.failed("service-unavailable", str(exc))
         tls = endpoint._tls_options._verifier._hostnameASCII
         host = headers.getRawHeaders(b"host")[0].decode()

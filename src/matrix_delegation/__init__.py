@@ -10,8 +10,6 @@ The resolver follows the Server-Server API's "Resolving server names"
         print(resolution.route, resolution.host_header, resolution.endpoints)
 """
 
-__version__ = "0.1.0"
-
 from ._core.ipfilter import DEFAULT_IP_BLOCKLIST, IpPolicy
 from ._core.model import (
     Endpoint,
@@ -37,6 +35,7 @@ from ._exceptions import (
     NoAddress,
     ServiceUnavailable,
 )
+from ._version import __version__
 from .resolver import Resolver, resolve_server_name
 
 __all__ = [

@@ -16,8 +16,8 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from . import __version__
 from ._exceptions import DelegationError
+from ._version import __version__
 from .cli.common import EXIT_INTERRUPTED, EXIT_USAGE, PROG, Parser
 
 __all__ = ["main"]

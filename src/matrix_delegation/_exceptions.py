@@ -16,11 +16,15 @@ Facts about a remote server that do not stop discovery (a 404 ``.well-known``,
 invalid JSON, a bad certificate on the ``.well-known`` host) are not exceptions:
 they are values in :class:`~matrix_delegation.Resolution` and its trace.
 Exceptions of dnspython and aiohttp never leave this package.
+The three classes that need no model live in ``_base_errors.py`` (re-exported here),
+so that the name grammar can raise :class:`InvalidServerName` without an import circle.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
+
+from ._base_errors import ConfigurationError, DelegationError, InvalidServerName
 
 if TYPE_CHECKING:
     from ._core.model import Resolution
@@ -35,30 +39,6 @@ __all__ = [
     "NoAddress",
     "ServiceUnavailable",
 ]
-
-
-class DelegationError(Exception):
-    """Base class of every error this package raises."""
-
-
-class InvalidServerName(DelegationError, ValueError):
-    """The text is not a server name by the grammar of the spec's appendix.
-
-    Attributes:
-        text: The rejected input, as given.
-        reason: What is wrong with it, in one phrase.
-    """
-
-    code: ClassVar[str] = "invalid-server-name"
-
-    def __init__(self, text: str, reason: str) -> None:
-        super().__init__(f"invalid server name {text!r}: {reason}")
-        self.text = text
-        self.reason = reason
-
-
-class ConfigurationError(DelegationError, ValueError):
-    """An option given to the resolver or the command line is malformed."""
 
 
 class DiscoveryError(DelegationError):

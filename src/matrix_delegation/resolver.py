@@ -1,7 +1,7 @@
 """The asyncio resolver: drives the discovery core with real DNS and HTTPS.
 
 :class:`Resolver` answers the questions :func:`~._core.plan.plan` asks, from
-its caches when it can. Caching follows SPEC-NOTES 1.3 and 5.1-5.4:
+its caches when it can. Caching follows docs/design.md §1.3 and §5.1-5.4:
 ``.well-known`` results by :class:`~._core.cache.WellKnownCache`, SRV and
 address answers by their TTL (an expired SRV answer stands in when the DNS
 server fails), and whole resolutions until the first of their parts needs
@@ -21,7 +21,6 @@ from typing import cast
 
 import aiohttp
 
-from . import __version__
 from ._core.cache import WELL_KNOWN_RETRY_INTERVAL, TtlCache, WellKnownCache
 from ._core.ipfilter import IpPolicy
 from ._core.model import (
@@ -50,6 +49,7 @@ from ._io.connect import DiscoveryResolver, checked_socket_factory
 from ._io.dns import DnsBackend, DnspythonBackend
 from ._io.http import WellKnownFetcher
 from ._io.tls import client_context
+from ._version import __version__
 
 __all__ = ["Resolver", "resolve_server_name"]
 
@@ -263,7 +263,7 @@ class Resolver:
             records, ttl = await self._dns.srv(name)
         except DnsLookupError as exc:
             # Like Synapse: a failing DNS server does not take down a name
-            # whose records we saw before (SPEC-NOTES 5.4).
+            # whose records we saw before (docs/design.md §5.4).
             stale = self._srv.get_stale(name)
             if stale is not None:
                 return replace(stale[0], error=str(exc), stale=True), now

@@ -1,4 +1,4 @@
-"""Table-driven tests of ServerName.parse (SPEC-NOTES §2.3, §2.4 and §6)."""
+"""Table-driven tests of ServerName.parse (docs/design.md §2.3, §2.4 and §6)."""
 
 from __future__ import annotations
 
@@ -14,20 +14,20 @@ V6 = ipaddress.IPv6Address
 
 # (text, host, port, ip): what parse() must return.
 VALID: list[tuple[str, str, int | None, V4 | V6 | None]] = [
-    # The spec's own examples (SPEC-NOTES §2.2).
+    # The spec's own examples (docs/design.md §2.2).
     ("matrix.org", "matrix.org", None, None),
     ("matrix.org:8888", "matrix.org", 8888, None),
     ("1.2.3.4", "1.2.3.4", None, V4("1.2.3.4")),
     ("1.2.3.4:1234", "1.2.3.4", 1234, V4("1.2.3.4")),
     ("[1234:5678::abcd]", "1234:5678::abcd", None, V6("1234:5678::abcd")),
     ("[1234:5678::abcd]:5678", "1234:5678::abcd", 5678, V6("1234:5678::abcd")),
-    # Synapse's parse table (SPEC-NOTES §2.4), minus the two empty hosts.
+    # Synapse's parse table (docs/design.md §2.4), minus the two empty hosts.
     ("localhost", "localhost", None, None),
     ("my-example.com:1234", "my-example.com", 1234, None),
     ("[0abc:1def::1234]", "0abc:1def::1234", None, V6("abc:1def::1234")),
     ("1.2.3.4:1", "1.2.3.4", 1, V4("1.2.3.4")),
     ("[0abc:1def::1234]:8080", "0abc:1def::1234", 8080, V6("abc:1def::1234")),
-    # Case is part of the identity and is kept (SPEC-NOTES §6).
+    # Case is part of the identity and is kept (docs/design.md §6).
     ("Example.COM", "Example.COM", None, None),
     ("[::ABCD]:443", "::ABCD", 443, V6("::abcd")),
     # Boundaries.
@@ -55,7 +55,7 @@ VALID: list[tuple[str, str, int | None, V4 | V6 | None]] = [
 
 # (text, phrase the reason must contain).
 INVALID: list[tuple[str, str]] = [
-    # Synapse's reject list (SPEC-NOTES §2.4).
+    # Synapse's reject list (docs/design.md §2.4).
     ("", "empty hostname"),
     ("localhost:http", "port 'http' is not a number"),
     ("1234]", "']' without a matching '['"),
@@ -67,7 +67,7 @@ INVALID: list[tuple[str, str]] = [
     (".empty-label.com", "empty label"),
     ("1234:5678:80", "an IPv6 address must be in square brackets"),
     (":80", "empty hostname"),
-    # Further edge cases (SPEC-NOTES §2.3).
+    # Further edge cases (docs/design.md §2.3).
     ("999.1.1.1", "'999.1.1.1' is not a valid IPv4 address"),
     ("1.2.3", "'1.2.3' is not a valid IPv4 address"),
     ("01.2.3.4", "'01.2.3.4' is not a valid IPv4 address"),
@@ -115,7 +115,7 @@ INVALID: list[tuple[str, str]] = [
     ("exam\x00ple.com", "'\\x00' is not allowed in a hostname"),
     ("example.com/", "'/' is not allowed in a hostname"),
     ("user@example.com", "'@' is not allowed in a hostname"),
-    # Non-ASCII: suggest the A-label (SPEC-NOTES §6).
+    # Non-ASCII: suggest the A-label (docs/design.md §6).
     ("bücher.com", "its A-label (IDNA) form is 'xn--bcher-kva.com'"),
     ("Bücher.com:8448", "its A-label (IDNA) form is 'xn--bcher-kva.com'"),
     ("târget.com", "'xn--trget-3qa.com'"),
@@ -183,7 +183,7 @@ def test_hostname_and_lookup_name(text: str, hostname: str, lookup_name: str, is
 
 
 def test_case_matters_for_identity() -> None:
-    # SPEC-NOTES §2.2: @user:matrix.org and @user:MATRIX.ORG are different users.
+    # docs/design.md §2.2: @user:matrix.org and @user:MATRIX.ORG are different users.
     lower, upper = ServerName.parse("matrix.org"), ServerName.parse("MATRIX.ORG")
     assert lower != upper
     assert lower.lookup_name == upper.lookup_name

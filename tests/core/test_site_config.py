@@ -156,7 +156,7 @@ def test_likely_mistakes_load_with_a_warning() -> None:
     assert any("plain http" in w for w in warnings)
 
 
-# --- Synapse's keys (SPEC-NOTES 5.9) ----------------------------------------------------
+# --- Synapse's keys (docs/design.md §5.9) -------------------------------------------------
 
 
 def synapse(**options: object):

@@ -4,7 +4,7 @@ For each set of Synapse options, a real Synapse (plain HTTP on 127.0.0.X) and
 our service load the very same ``-c`` files; both well-known files must have
 the same status and, for 200s, the same JSON. Our service then adds what
 Synapse leaves out: CORS and caching on the server file, ``max-age`` and a
-strong ETag on both (SPEC-NOTES 5.9 describes Synapse's side).
+strong ETag on both (docs/design.md §5.9 describes Synapse's side).
 """
 
 from __future__ import annotations
@@ -191,7 +191,7 @@ def assert_same_answers(theirs: dict[str, Reply], ours: dict[str, Reply]) -> Non
         else:
             assert synapse.status == 404, (path, synapse)
             assert mine.json()["errcode"] == "M_NOT_FOUND", path
-    # Synapse's own 404s, as SPEC-NOTES 5.9 describes them.
+    # Synapse's own 404s, as docs/design.md §5.9 describes them.
     if theirs[SERVER].status == 404:
         assert theirs[SERVER].headers["content-type"].startswith("text/plain")
         assert theirs[SERVER].body == SYNAPSE_SERVER_404
@@ -200,7 +200,7 @@ def assert_same_answers(theirs: dict[str, Reply], ours: dict[str, Reply]) -> Non
 
 
 def expected_documents(options: dict[str, Any]) -> dict[str, Any]:
-    """What SPEC-NOTES 5.9 says Synapse serves for these options (None: 404)."""
+    """What docs/design.md §5.9 says Synapse serves for these options (None: 404)."""
     name = ServerName.parse(options["server_name"])
     server = None
     if options.get("serve_server_wellknown"):

@@ -1,6 +1,6 @@
 """Run a real Synapse on loopback, as a reference to compare against.
 
-Facts (checked with matrix-synapse 1.163.2, see docs/SYNAPSE-ON-LOOPBACK.md):
+Facts (checked with matrix-synapse 1.163.2):
 
 - ``--generate-config`` takes about 3 s, so :func:`generate_base_config` runs it
   once per session. The server name is baked into the generated file, but

@@ -1,7 +1,7 @@
 """Caching rules, with the clock and randomness passed in.
 
 The ``.well-known`` rules are the spec's recommendations (S2S "Resolving
-server names", step 3) with Synapse's refinements (SPEC-NOTES 5.1-5.3):
+server names", step 3) with Synapse's refinements (docs/design.md §5.1-5.3):
 a 24 h default with +/-10 % jitter, header-derived periods clamped to
 [5 min, 48 h], failures kept 1 h (2 min when the domain recently had a valid
 file), a refresh in the last 20 % of the lifetime, and the last good answer
@@ -44,7 +44,7 @@ def parse_cache_control(values: Iterable[str]) -> dict[str, str | None]:
     """Directives of all ``Cache-Control`` lines: lower-cased names, raw values.
 
     Directives are split on ``,`` only (a ``;`` is not a separator), and a later
-    duplicate overrides an earlier one, as in Synapse (SPEC-NOTES 5.3).
+    duplicate overrides an earlier one, as in Synapse (docs/design.md §5.3).
     """
     directives: dict[str, str | None] = {}
     for line in values:

@@ -2,11 +2,11 @@
 
 A server name is parsed once, at the edge, into a :class:`ServerName`; every
 later step (the ``.well-known`` fetch, SRV names, SNI, the ``Host`` header)
-reads its fields instead of re-splitting text.  Sources: SPEC-NOTES §2 (the
+reads its fields instead of re-splitting text.  Sources: docs/design.md §2 (the
 grammar, its edge cases and Synapse's parser) and §6 (IDNA, trailing dots,
 case).
 
-The grammar (SPEC-NOTES §2.1)::
+The grammar (docs/design.md §2.1)::
 
     server_name = hostname [ ":" port ]
     hostname    = IPv4address / "[" IPv6address "]" / dns-name
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import idna
 
-from .._exceptions import InvalidServerName
+from .._base_errors import InvalidServerName
 
 __all__ = [
     "KNOWN_SUPPORT_ROLES",
@@ -35,18 +35,18 @@ __all__ = [
     "is_valid_server_name",
 ]
 
-# dns-name = 1*255dns-char (SPEC-NOTES §2.1).
+# dns-name = 1*255dns-char (docs/design.md §2.1).
 _MAX_HOSTNAME = 255
 # RFC 1035 §2.3.4: a label is at most 63 octets.
 _MAX_LABEL = 63
-# port = 1*5DIGIT; the range is our addition (SPEC-NOTES §2.3 recommendation):
+# port = 1*5DIGIT; the range is our addition (docs/design.md §2.3 recommendation):
 # Synapse lets 0 mean "no port" and chokes on > 65535 later.
 _MAX_PORT_DIGITS = 5
 _MAX_PORT = 65535
 
 # dns-char = DIGIT / ALPHA / "-" / "." -- ASCII only, so no \w or str.isalnum.
 _DNS_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.")
-# IPv6char = DIGIT / %x41-46 / %x61-66 / ":" / "." (SPEC-NOTES §2.1).
+# IPv6char = DIGIT / %x41-46 / %x61-66 / ":" / "." (docs/design.md §2.1).
 _IPV6_CHARS = frozenset("0123456789abcdefABCDEF:.")
 # str.isdigit() would accept "٣" or "²"; the grammar's DIGIT is 0-9 only.
 _ASCII_DIGITS = re.compile(r"[0-9]+", re.ASCII)
@@ -113,7 +113,7 @@ class ServerName:
         """The host as written in a URL or ``Host`` header.
 
         IPv6 literals get their brackets back; case is kept, because the
-        ``Host`` header must carry the server name as written (SPEC-NOTES §6).
+        ``Host`` header must carry the server name as written (docs/design.md §6).
         """
         if isinstance(self.ip, ipaddress.IPv6Address):
             return f"[{self.host}]"
@@ -123,7 +123,7 @@ class ServerName:
     def lookup_name(self) -> str:
         """The host for DNS, SNI and cache keys: lower-case, no brackets.
 
-        DNS and certificate names compare case-insensitively (SPEC-NOTES §6),
+        DNS and certificate names compare case-insensitively (docs/design.md §6),
         so one spelling is used for all of them; an IPv6 literal is given in
         its compressed form so that ``[::1]`` and ``[0::1]`` share a key.
         """
@@ -219,7 +219,7 @@ def _check_host(host: str) -> ipaddress.IPv4Address | None:
     """Validate an unbracketed hostname; return its address if it is IPv4."""
     if not host:
         raise _Rejected("empty hostname")
-    # SPEC-NOTES §6: the grammar is ASCII-only and Synapse does no IDNA, so an
+    # docs/design.md §6: the grammar is ASCII-only and Synapse does no IDNA, so an
     # IDN must be written as its A-label; we say which one that is.
     if not host.isascii():
         raise _Rejected(_non_ascii_reason(host))
@@ -256,7 +256,7 @@ def _check_dns_chars(host: str) -> None:
 
 def _check_labels(host: str, labels: list[str]) -> None:
     """Apply the RFC 1123 §2.1 label rules that the bare ABNF leaves out."""
-    # SPEC-NOTES §6: "example.com." matches the ABNF, but Synapse rejects it and
+    # docs/design.md §6: "example.com." matches the ABNF, but Synapse rejects it and
     # a second spelling of the same host would split identities and caches.
     if len(labels) > 1 and labels[-1] == "" and all(labels[:-1]):
         raise _Rejected("a trailing dot is not allowed")
@@ -270,7 +270,7 @@ def _check_labels(host: str, labels: list[str]) -> None:
         if label.endswith("-"):
             raise _Rejected(f"label {_quote(label)} ends with '-'")
     # The spec only *recommends* 230 characters for the whole server name
-    # (SPEC-NOTES §2.2), so only the grammar's hard limit is enforced here.
+    # (docs/design.md §2.2), so only the grammar's hard limit is enforced here.
     if len(host) > _MAX_HOSTNAME:
         raise _Rejected(
             f"hostname is {len(host)} characters long; at most {_MAX_HOSTNAME} are allowed"

@@ -2,8 +2,9 @@
 
 Pure: it takes the parsed YAML and the file name, and returns the site and
 its warnings, or raises :class:`SiteConfigError` listing every problem, each
-naming the file, the domain and the key. Rules come from the spec (SPEC-NOTES
-2, 3.1, 3.2) and, for homeserver.yaml, from Synapse's own (SPEC-NOTES 5.9).
+naming the file, the domain and the key. Rules come from the spec
+(docs/design.md §2, §3.1, §3.2) and, for homeserver.yaml, from Synapse's own
+(docs/design.md §5.9).
 """
 
 from __future__ import annotations
@@ -170,7 +171,7 @@ def _m_server(
     entry: Mapping[str, Any], name: ServerName, where: str, report: _Report
 ) -> str | None:
     if "m_server" not in entry:
-        return f"{name.hostname}:{name.port or 443}"  # Synapse's rule (SPEC-NOTES 5.9)
+        return f"{name.hostname}:{name.port or 443}"  # Synapse's rule (docs/design.md §5.9)
     value = entry["m_server"]
     if value is False or value is None:
         return None  # no server file: delegation by SRV, or none at all

@@ -17,7 +17,7 @@ def service_unavailable(records: tuple[SrvRecord, ...]) -> bool:
     """Whether the answer says there is no such service here.
 
     RFC 2782 gives the root target that meaning only as the sole record;
-    Synapse applies the same test (SPEC-NOTES 5.4).
+    Synapse applies the same test (docs/design.md §5.4).
     """
     return len(records) == 1 and records[0].target == ROOT_TARGET
 
@@ -33,7 +33,7 @@ def order_srv(records: Iterable[SrvRecord], rng: random.Random) -> tuple[SrvReco
     Lower priority first. Within a priority, repeatedly pick a record at random
     with probability proportional to its weight; records of weight 0 can only
     be picked once every weighted record is gone, and then in random order.
-    This is RFC 2782's selection as Synapse implements it (SPEC-NOTES 5.4).
+    This is RFC 2782's selection as Synapse implements it (docs/design.md §5.4).
     """
     by_priority: dict[int, list[SrvRecord]] = {}
     for record in records:

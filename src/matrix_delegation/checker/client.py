@@ -1,12 +1,12 @@
 """The client side of a domain: ``/.well-known/matrix/client`` and ``/.well-known/matrix/support``.
 
 :func:`check_client` walks the client-server spec's auto-discovery flow the
-way a login screen would (SPEC-NOTES 3.1) and reports the outcome a client
+way a login screen would (docs/design.md §3.1) and reports the outcome a client
 reaches (``PROMPT``, ``IGNORE``, ``FAIL_PROMPT`` or ``FAIL_ERROR``) together
 with everything found along the way: the redirect chain and the CORS header
 on each response, the homeserver's ``/_matrix/client/versions`` and the
 identity server. :func:`check_support` validates the optional support file
-(SPEC-NOTES 3.2).
+(docs/design.md §3.2).
 
 The network part is small: :func:`fetch` gets one URL through the
 resolver's session (its DNS, IP policy, ``--connect-to`` rules and trust
@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Final
 
 import aiohttp
 
-from .. import __version__
 from .._core.wellknown import (
     REDIRECT_STATUSES,
     WELL_KNOWN_MAX_SIZE,
@@ -36,6 +35,7 @@ from .._core.wellknown import (
     next_redirect,
 )
 from .._io.http import describe_client_error
+from .._version import __version__
 from .client_model import (
     _CORS_HEADER,
     CODES,

@@ -1,7 +1,7 @@
 """The client file's judging rules: ``/.well-known/matrix/client`` and its base URLs.
 
 Pure functions that turn what :func:`~.client.fetch` got into findings
-(SPEC-NOTES 3.1), testable without sockets; :mod:`.client` runs them after
+(docs/design.md §3.1), testable without sockets; :mod:`.client` runs them after
 fetching and re-exports them. The small JSON and URL helpers at the end
 serve the support file's rules too.
 """

@@ -1,4 +1,4 @@
-"""The support file's judging rules: ``/.well-known/matrix/support`` (SPEC-NOTES 3.2).
+"""The support file's judging rules: ``/.well-known/matrix/support`` (docs/design.md §3.2).
 
 A pure function from what :func:`~.client.fetch` got to a
 :class:`~.client_model.SupportReport`; :mod:`.client` runs it after fetching

@@ -1,6 +1,6 @@
 """Synapse: the homeserver.yaml keys under which Synapse serves the same files.
 
-Synapse's rules (SPEC-NOTES 5.9): ``serve_server_wellknown`` announces the
+Synapse's rules (docs/design.md §5.9): ``serve_server_wellknown`` announces the
 server name on port 443 unless it has a port; the client file exists when
 ``public_baseurl`` is set, which Synapse ends with "/"; extra keys come
 from ``extra_well_known_client_content``. Anything else goes to the warnings.

@@ -25,7 +25,7 @@ DAY_MS = 24 * 3600 * 1000
 def key_response(
     server_name: str, key: SigningKey, *, valid_for_ms: int = DAY_MS, now: float | None = None
 ) -> dict[str, Any]:
-    """A ``/_matrix/key/v2/server`` body signed by ``key`` (SPEC-NOTES 4.1)."""
+    """A ``/_matrix/key/v2/server`` body signed by ``key`` (docs/design.md §4.1)."""
     moment = time.time() if now is None else now
     key_id = f"{key.alg}:{key.version}"
     document = {
