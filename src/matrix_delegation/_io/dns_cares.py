@@ -30,7 +30,7 @@ from .._exceptions import ConfigurationError, DnsLookupError
 from .dns import AddressRecords, Family, gather_families, parse_nameserver
 from .dns_records import Reply, address_family, chase, read_reply, srv_records
 
-__all__ = ["CaresBackend"]
+__all__ = ["CaresBackend", "channel_servers"]
 
 # Not exported by pycares's bindings; the values of c-ares's ares.h.
 _OPT_QUERY_CACHE: Final = 1 << 21
@@ -231,11 +231,15 @@ def _open_channel(servers: list[str], timeout: float, tries: int) -> Any:
 
 
 def _has_servers(channel: Any) -> bool:
+    return bool(_servers(channel))
+
+
+def _servers(channel: Any) -> list[str]:
     text = lib.ares_get_servers_csv(channel[0])
     if text == ffi.NULL:
-        return False
+        return []
     try:
-        return bool(ffi.string(text))
+        return [s for s in ffi.string(text).decode("ascii", "replace").split(",") if s]
     finally:
         lib.ares_free_string(text)
 
@@ -254,3 +258,8 @@ def _destroy(channel: Any, _callback: Any) -> None:
     lib.ares_queue_wait_empty(channel[0], -1)
     lib.ares_destroy(channel[0])
 
+
+
+def channel_servers(backend: CaresBackend) -> list[str]:
+    """The servers a backend's channel asks, as ``IP:PORT`` (for tests and diagnostics)."""
+    return _servers(backend._channel)
