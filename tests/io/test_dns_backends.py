@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
+from matrix_delegation._core.model import SrvRecord
 from matrix_delegation._exceptions import ConfigurationError, DnsLookupError
 from matrix_delegation._io.dns import AddressRecords, DnsBackend, DnspythonBackend
 from matrix_delegation._io.dns_cares import CaresBackend, channel_servers
 from matrix_delegation._io.dns_choice import DNS_BACKEND_ENV, make_dns_backend
-from matrix_delegation._core.model import SrvRecord
+from matrix_delegation.cli.common import add_network_options, resolver_options
 from matrix_delegation.sandbox import DnsServer, Zone
 
 SRV_NAME = "_matrix-fed._tcp.example.test"
@@ -188,3 +190,13 @@ def test_backend_choice(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(make_dns_backend("c-ares", ["127.0.0.1"], timeout=1), CaresBackend)
     with pytest.raises(ConfigurationError, match="unknown DNS backend"):
         make_dns_backend("bind", ["127.0.0.1"], timeout=1)
+
+
+def test_dns_backend_option_reaches_the_resolver_options() -> None:
+    parser = argparse.ArgumentParser()
+    add_network_options(parser)
+    assert resolver_options(parser.parse_args([]))["dns_backend"] is None
+    chosen = parser.parse_args(["--dns-backend", "dnspython"])
+    assert resolver_options(chosen)["dns_backend"] == "dnspython"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--dns-backend", "bind"])

@@ -16,6 +16,7 @@ same wording, which never names the DNS server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import threading
@@ -23,7 +24,7 @@ import weakref
 from collections.abc import Sequence
 from typing import Any, Final
 
-from pycares._cares import ffi, lib  # type: ignore[import-untyped]
+from pycares._cares import ffi, lib  # type: ignore[import-not-found]
 
 from .._core.model import SrvRecord
 from .._exceptions import ConfigurationError, DnsLookupError
@@ -149,10 +150,8 @@ def _answered(pending: dict[int, _Pending]) -> Any:
         reply: Reply | None = None
         if status in _ANSWERED and dnsrec != ffi.NULL:
             reply = read_reply(dnsrec, query.rdtype, nxdomain=status == lib.ARES_ENOTFOUND)
-        try:
+        with contextlib.suppress(RuntimeError):  # the event loop is closed: nobody waits
             query.loop.call_soon_threadsafe(_settle, query.future, status, reply)
-        except RuntimeError:
-            pass  # the event loop is closed: nobody waits
 
     return callback
 
@@ -257,7 +256,6 @@ def _destroy(channel: Any, _callback: Any) -> None:
     lib.ares_cancel(channel[0])
     lib.ares_queue_wait_empty(channel[0], -1)
     lib.ares_destroy(channel[0])
-
 
 
 def channel_servers(backend: CaresBackend) -> list[str]:

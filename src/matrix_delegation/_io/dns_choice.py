@@ -29,9 +29,7 @@ def default_dns_backend() -> str:
     return "c-ares"
 
 
-def make_dns_backend(
-    name: str | None, nameservers: Sequence[str], *, timeout: float
-) -> DnsBackend:
+def make_dns_backend(name: str | None, nameservers: Sequence[str], *, timeout: float) -> DnsBackend:
     """The named backend (the default one for None) on ``nameservers``."""
     chosen = name or default_dns_backend()
     if chosen == "dnspython":

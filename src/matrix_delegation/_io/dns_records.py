@@ -14,7 +14,7 @@ import sys
 from typing import Any, Final, NamedTuple
 
 import dns.ipv6
-from pycares._cares import ffi, lib  # type: ignore[import-untyped]
+from pycares._cares import ffi, lib  # type: ignore[import-not-found]
 
 from .._core.model import SrvRecord
 from .._exceptions import DnsLookupError
@@ -55,11 +55,15 @@ def read_reply(dnsrec: Any, rdtype: int, *, nxdomain: bool) -> Reply:
     answer = []
     for rr in _section(dnsrec, _ANSWER):
         found = lib.ares_dns_rr_get_type(rr)
-        if found == rdtype or found == _CNAME:
+        if found in (rdtype, _CNAME):
             data = _data(rr, found)
             answer.append(Record(_owner(rr), found, lib.ares_dns_rr_get_ttl(rr), data))
     soas = tuple(
-        (_owner(rr), lib.ares_dns_rr_get_ttl(rr), lib.ares_dns_rr_get_u32(rr, lib.ARES_RR_SOA_MINIMUM))
+        (
+            _owner(rr),
+            lib.ares_dns_rr_get_ttl(rr),
+            lib.ares_dns_rr_get_u32(rr, lib.ARES_RR_SOA_MINIMUM),
+        )
         for rr in _section(dnsrec, _AUTHORITY)
         if lib.ares_dns_rr_get_type(rr) == _SOA
     )
@@ -152,4 +156,5 @@ def _text(rr: Any, key: int) -> str:
 
 
 def _rdtype(kind: str) -> int:
-    return {"A": _A, "AAAA": _AAAA, "SRV": _SRV}[kind]
+    rdtype: int = {"A": _A, "AAAA": _AAAA, "SRV": _SRV}[kind]
+    return rdtype
