@@ -46,7 +46,8 @@ from ._exceptions import (
     ServiceUnavailable,
 )
 from ._io.connect import DiscoveryResolver, checked_socket_factory
-from ._io.dns import DnsBackend, DnspythonBackend
+from ._io.dns import DnsBackend
+from ._io.dns_choice import make_dns_backend
 from ._io.http import WellKnownFetcher
 from ._io.tls import client_context
 from ._version import __version__
@@ -77,7 +78,9 @@ class Resolver:
         ip_policy: A complete IP policy, instead of the default blocklist.
         connect_to: ``HOST1:PORT1:HOST2:PORT2`` overrides (as curl's).
         timeout: The bound on each network operation, in seconds.
-        dns: A DNS backend to use instead of dnspython (for embedding).
+        dns: A DNS backend to use instead of a built-in one (for embedding).
+        dns_backend: The built-in DNS backend, ``"c-ares"`` or ``"dnspython"``;
+            c-ares when it is installed if None.
         ssl_context: A client TLS context, instead of one made from ``ca_file``.
         clock: The wall clock, for cache expiry.
         rng: The randomness for SRV weights and cache jitter.
@@ -95,6 +98,7 @@ class Resolver:
         connect_to: Iterable[str | ConnectTo] = (),
         timeout: float = DEFAULT_TIMEOUT,
         dns: DnsBackend | None = None,
+        dns_backend: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
@@ -105,7 +109,7 @@ class Resolver:
             ip_policy or IpPolicy.default(allow_ip_ranges),
             tuple(c if isinstance(c, ConnectTo) else ConnectTo.parse(c) for c in connect_to),
         )
-        self._dns = dns or DnspythonBackend(nameservers, timeout=timeout)
+        self._dns = dns or make_dns_backend(dns_backend, nameservers, timeout=timeout)
         self._ssl = ssl_context or client_context(ca_file)
         self._timeout = timeout
         self._clock, self._sleep = clock, sleep

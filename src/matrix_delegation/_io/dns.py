@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -26,10 +26,20 @@ import dns.resolver
 from .._core.model import SrvRecord
 from .._exceptions import ConfigurationError, DnsLookupError
 
-__all__ = ["AddressRecords", "DnsBackend", "DnspythonBackend", "parse_nameserver"]
+__all__ = [
+    "MAX_NEGATIVE_TTL",
+    "AddressRecords",
+    "DnsBackend",
+    "DnspythonBackend",
+    "gather_families",
+    "parse_nameserver",
+]
 
 # Negative answers are kept at most this long, whatever the SOA says.
-_MAX_NEGATIVE_TTL = 3600
+MAX_NEGATIVE_TTL = 3600
+
+# One address family's answer: addresses, the CNAME chain's aliases, the TTL.
+Family = tuple[tuple[str, ...], tuple[str, ...], float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +62,24 @@ class DnsBackend(Protocol):
     async def addresses(self, host: str) -> AddressRecords:
         """The IPv6 and IPv4 addresses of ``host``."""
         ...
+
+
+async def gather_families(
+    v6_lookup: Awaitable[Family], v4_lookup: Awaitable[Family]
+) -> AddressRecords:
+    """Both families at once; one failing family is an error beside the other's answer."""
+    v6, v4 = await asyncio.gather(v6_lookup, v4_lookup, return_exceptions=True)
+    results = [r for r in (v6, v4) if not isinstance(r, BaseException)]
+    errors = [str(r) for r in (v6, v4) if isinstance(r, DnsLookupError)]
+    for outcome in (v6, v4):
+        if isinstance(outcome, BaseException) and not isinstance(outcome, DnsLookupError):
+            raise outcome
+    if not results:
+        return AddressRecords((), (), "; ".join(errors), 0.0)
+    addresses = tuple(ip for found in results for ip in found[0])
+    aliases = next((found[1] for found in results if found[1]), ())
+    ttl = min(found[2] for found in results)
+    return AddressRecords(addresses, aliases, "; ".join(errors) or None, ttl)
 
 
 def parse_nameserver(text: str) -> tuple[str, int]:
@@ -109,26 +137,11 @@ class DnspythonBackend:
         return records, ttl
 
     async def addresses(self, host: str) -> AddressRecords:
-        v6, v4 = await asyncio.gather(
-            self._family(host, dns.rdatatype.AAAA),
-            self._family(host, dns.rdatatype.A),
-            return_exceptions=True,
+        return await gather_families(
+            self._family(host, dns.rdatatype.AAAA), self._family(host, dns.rdatatype.A)
         )
-        results = [r for r in (v6, v4) if not isinstance(r, BaseException)]
-        errors = [str(r) for r in (v6, v4) if isinstance(r, DnsLookupError)]
-        for outcome in (v6, v4):
-            if isinstance(outcome, BaseException) and not isinstance(outcome, DnsLookupError):
-                raise outcome
-        if not results:
-            return AddressRecords((), (), "; ".join(errors), 0.0)
-        addresses = tuple(ip for found in results for ip in found[0])
-        aliases = next((found[1] for found in results if found[1]), ())
-        ttl = min(found[2] for found in results)
-        return AddressRecords(addresses, aliases, "; ".join(errors) or None, ttl)
 
-    async def _family(
-        self, host: str, rdtype: dns.rdatatype.RdataType
-    ) -> tuple[tuple[str, ...], tuple[str, ...], float]:
+    async def _family(self, host: str, rdtype: dns.rdatatype.RdataType) -> Family:
         answer, ttl = await self._query(host, rdtype)
         if answer is None:
             return (), (), ttl
@@ -160,13 +173,13 @@ class DnspythonBackend:
             raise DnsLookupError(f"{kind} {name}: {plain}") from None
         ttl = float(answer.chaining_result.minimum_ttl)
         if answer.rrset is None:
-            ttl = min(ttl, _MAX_NEGATIVE_TTL)
+            ttl = min(ttl, MAX_NEGATIVE_TTL)
         return answer, ttl
 
 
 def _negative_ttl(exc: dns.resolver.NXDOMAIN) -> float:
     ttls = [response.resolve_chaining().minimum_ttl for response in exc.responses().values()]  # type: ignore[no-untyped-call]
-    return float(min([*ttls, _MAX_NEGATIVE_TTL]))
+    return float(min([*ttls, MAX_NEGATIVE_TTL]))
 
 
 def _is_name_error(exc: dns.exception.DNSException) -> bool:

@@ -17,6 +17,7 @@ from .._core.ipfilter import parse_network
 from .._core.overrides import ConnectTo
 from .._exceptions import ConfigurationError
 from .._io.dns import parse_nameserver
+from .._io.dns_choice import DNS_BACKENDS
 from ..resolver import DEFAULT_TIMEOUT, Resolver
 
 __all__ = [
@@ -138,6 +139,12 @@ def add_network_options(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"bound on each DNS query and .well-known fetch (default {DEFAULT_TIMEOUT:g})",
     )
+    parser.add_argument(
+        "--dns-backend",
+        choices=DNS_BACKENDS,
+        default=None,
+        help="DNS client library (default: c-ares when installed, else dnspython)",
+    )
 
 
 def resolver_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -148,6 +155,7 @@ def resolver_options(args: argparse.Namespace) -> dict[str, Any]:
         "allow_ip_ranges": list(args.allow_ip_range),
         "connect_to": list(args.connect_to),
         "timeout": args.timeout,
+        "dns_backend": args.dns_backend,
     }
 
 
