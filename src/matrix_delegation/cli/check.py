@@ -32,8 +32,10 @@ from .common import (
     add_network_options,
     read_names,
     resolver_from_args,
+    resolver_options,
 )
 from .common import run as run_loop
+from .pool import Job, Outcome, WorkerFailed, WorkerPool, failed
 
 __all__ = ["Summary", "add_parser", "run"]
 
@@ -69,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigurationError(NO_NAMES)
     # Every name is checked once: caches only need what is in flight.
     cache = max(_MIN_CACHE, _CACHE_PER_CHECK * args.concurrency)
+    if args.from_file is not None and args.workers > 1:
+        return _check_with_workers(args, {**resolver_options(args), "max_cache_entries": cache})
     resolver = resolver_from_args(args, max_cache_entries=cache)
     return run_loop(_check_all(resolver, args))
 
@@ -84,11 +88,14 @@ class Summary:
 
     def add(self, report: Report) -> None:
         """Count one report (and forget it)."""
+        self.count(_outcome(report, ""))
+
+    def count(self, outcome: Outcome) -> None:
+        """Count one report, as a worker process sums it up."""
         self.checked += 1
-        self.ok += report.federation_ok
-        route = report.resolution.route if report.resolution is not None else None
-        self.routes[route.value if route else "failed"] += 1
-        self.codes.update({found.code for found in report.problems})
+        self.ok += outcome.ok
+        self.routes[outcome.route or "failed"] += 1
+        self.codes.update(outcome.codes)
 
     @property
     def failing(self) -> int:
@@ -151,12 +158,63 @@ async def _check_all(resolver: Resolver, args: argparse.Namespace) -> int:
 
 
 def _write(report: Report, as_json: bool, lines: bool) -> None:
-    if as_json:
-        text = json.dumps(report_json(report), indent=None if lines else 2)
-    else:
-        text = report_text(report, colour=sys.stdout.isatty())
+    _write_text(_render(report, as_json, lines, colour=sys.stdout.isatty()))
+
+
+def _write_text(text: str) -> None:
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def _render(report: Report, as_json: bool, lines: bool, *, colour: bool) -> str:
+    if as_json:
+        return json.dumps(report_json(report), indent=None if lines else 2)
+    return report_text(report, colour=colour)
+
+
+def _outcome(report: Report, text: str) -> Outcome:
+    """What the summary counts of a report, and its rendering."""
+    route = report.resolution.route if report.resolution is not None else None
+    codes = tuple(sorted({found.code for found in report.problems}))
+    return Outcome(report.federation_ok, text, route.value if route else None, codes)
+
+
+# --- several processes (--workers) ------------------------------------------------
+
+
+def _check_with_workers(args: argparse.Namespace, options: dict[str, object]) -> int:
+    """As a list in one process, over ``--workers`` processes: reports stream out as
+    any worker finishes them; the summary and the progress line count them all."""
+    job = Job(
+        handle=check_one,
+        resolver_options=options,
+        concurrency=args.concurrency,
+        timeout=args.timeout,
+        as_json=args.json,
+        colour=sys.stdout.isatty(),
+    )
+    summary = Summary()
+    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+    try:
+        with WorkerPool(job, args.workers) as pool:
+            for outcome in pool.outcomes(_names(args), ordered=False):
+                summary.count(outcome)
+                _write_text(outcome.text)
+                if progress is not None:
+                    progress.update(summary)
+    except WorkerFailed as exc:
+        return failed(exc)
+    finally:
+        if progress is not None:
+            progress.close()
+    sys.stderr.write(summary.text())
+    return EXIT_OK if summary.failing == 0 else EXIT_FAILED
+
+
+async def check_one(resolver: Resolver, name: str, job: Job) -> Outcome:
+    """One name in a worker process: its report, rendered as JSON Lines or text."""
+    report = await check_server(resolver, name, timeout=job.timeout)
+    return _outcome(report, _render(report, job.as_json, True, colour=job.colour))
 
 
 def _names(args: argparse.Namespace) -> Iterator[str]:

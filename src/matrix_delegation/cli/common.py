@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
@@ -25,6 +26,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "EXIT_WORKER_FAILED",
     "NO_NAMES",
     "PROG",
     "Commands",
@@ -47,6 +49,7 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_WORKER_FAILED = 3  # a worker process of a bulk run (--workers) died
 PROG = "matrix-delegation"
 NO_NAMES = "no server names given (pass NAME or --from-file)"
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -172,7 +175,7 @@ def add_names_options(
     json_help: str,
     concurrency_help: str,
 ) -> None:
-    """NAME..., ``--from-file``, ``--json`` and ``--concurrency`` (resolve and check)."""
+    """NAME..., ``--from-file``, ``--json``, ``--concurrency`` and ``--workers``."""
     parser.add_argument("names", nargs="*", metavar="NAME", help=names_help)
     parser.add_argument("--from-file", metavar="FILE", help=from_file_help)
     parser.add_argument("--json", action="store_true", help=json_help)
@@ -182,6 +185,15 @@ def add_names_options(
         default=50,
         metavar="N",
         help=concurrency_help,
+    )
+    cores = len(os.sched_getaffinity(0))
+    parser.add_argument(
+        "--workers",
+        type=checked(positive_int, "workers"),
+        default=cores,
+        metavar="N",
+        help="with --from-file: spread the names over N processes, each with its own "
+        f"--concurrency (default: the usable cores, here {cores}; 1: one process)",
     )
 
 

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import json
+import sys
+import tempfile
+import textwrap
+from collections.abc import Iterable, Iterator
 
 from .._core.explain import asked, failure_json, resolution_json, summary, told
 from .._core.model import Resolution
@@ -19,8 +25,10 @@ from .common import (
     add_network_options,
     read_names,
     resolver_from_args,
+    resolver_options,
 )
 from .common import run as run_loop
+from .pool import Job, Outcome, WorkerFailed, WorkerPool, failed
 
 __all__ = ["add_parser", "run"]
 
@@ -42,6 +50,8 @@ def add_parser(commands: Commands, help: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Resolve every name; 0 when all resolved, 1 otherwise."""
+    if args.from_file is not None and args.workers > 1:
+        return _run_workers(args)
     names = _collect_names(args.names, args.from_file)
     if not names:
         raise ConfigurationError(NO_NAMES)
@@ -55,12 +65,92 @@ def _collect_names(given: list[str], from_file: str | None) -> list[str]:
     sourced = [(name, "argument") for name in given]
     if from_file is not None:
         sourced += read_names(from_file)
+    return list(_validated(sourced))
+
+
+def _validated(sourced: Iterable[tuple[str, str]]) -> Iterator[str]:
+    """Each name, or :class:`InvalidServerName` saying where the first invalid one is."""
     for name, where in sourced:
         try:
             ServerName.parse(name)
         except InvalidServerName as exc:
             raise InvalidServerName(name, f"{exc.reason} ({where})") from None
-    return [name for name, _ in sourced]
+        yield name
+
+
+# --- several processes (--workers) ------------------------------------------------
+
+
+def _run_workers(args: argparse.Namespace) -> int:
+    """As :func:`run`, over ``--workers`` processes; output streams in input order."""
+    with _validated_twice(args.names, args.from_file) as (count, names):
+        if not count:
+            raise ConfigurationError(NO_NAMES)
+        array = args.json and count > 1
+        job = Job(
+            handle=resolve_one,
+            resolver_options=resolver_options(args),
+            concurrency=args.concurrency,
+            timeout=args.timeout,
+            as_json=args.json,
+            nested=array,
+        )
+        all_ok = True
+        try:
+            with WorkerPool(job, args.workers) as pool:
+                for index, outcome in enumerate(pool.outcomes(names, ordered=True)):
+                    all_ok &= outcome.ok
+                    if array:  # the bytes json.dumps(list, indent=2) would print
+                        sys.stdout.write(("[\n" if index == 0 else ",\n") + outcome.text)
+                    else:
+                        sys.stdout.write(outcome.text + "\n")
+        except WorkerFailed as exc:
+            sys.stdout.flush()
+            return failed(exc)
+        if array:
+            sys.stdout.write("\n]\n")
+    return EXIT_OK if all_ok else EXIT_FAILED
+
+
+@contextlib.contextmanager
+def _validated_twice(given: list[str], from_file: str) -> Iterator[tuple[int, Iterator[str]]]:
+    """Count and validate every name first (a bad one is a usage error before any
+    output, as in one process), then yield them again, read lazily a second time.
+
+    Standard input cannot be read twice: it is copied to a temporary file.
+    """
+    with contextlib.ExitStack() as stack:
+        spool = None
+        if from_file == "-":
+            spool = stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8"))
+        count = 0
+        sourced = itertools.chain(((name, "argument") for name in given), read_names(from_file))
+        for name in _validated(sourced):
+            count += 1
+            if spool is not None and count > len(given):
+                spool.write(name + "\n")
+        if spool is not None:
+            spool.seek(0)
+            again: Iterator[str] = (line.rstrip("\n") for line in spool)
+        else:
+            again = (name for name, _ in read_names(from_file))
+        yield count, itertools.chain(given, again)
+
+
+async def resolve_one(resolver: Resolver, name: str, job: Job) -> Outcome:
+    """One name in a worker process, rendered as the single-process run prints it."""
+    try:
+        outcome: Resolution | DelegationError = await resolver.resolution(name)
+    except InvalidServerName as exc:
+        outcome = exc
+    ok = isinstance(outcome, Resolution) and outcome.ok
+    if not job.as_json:
+        return Outcome(ok, _outcome_text(name, outcome))
+    text = json.dumps(_outcome_json(name, outcome), indent=2)
+    return Outcome(ok, textwrap.indent(text, "  ") if job.nested else text)
+
+
+# --- output ----------------------------------------------------------------------
 
 
 async def _resolve_all(
