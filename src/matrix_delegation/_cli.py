@@ -1,7 +1,8 @@
 """The ``matrix-delegation`` command: a table of subcommands, each in :mod:`.cli`.
 
 Exit status: 0 when everything worked, 1 when a resolution failed, 2 for bad
-usage (an invalid option, server name, file or CA bundle), 130 on Ctrl-C.
+usage (an invalid option, server name, file or CA bundle), 3 when a worker
+process of a ``--workers`` run died, 130 on Ctrl-C or SIGTERM.
 Errors are one line on stderr, never a traceback.
 
 Only the subcommand named on the command line is imported (the others cost
