@@ -35,8 +35,8 @@ from prometheus_client import (
 from .._core.names import ServerName
 from .._exceptions import InvalidServerName
 from ..checker.check import Report, check_server
+from ..checker.codes import problem
 from ..checker.output import report_json, report_text
-from ..checker.problems import Problem
 from ..resolver import Resolver
 from .limits import Busy, RateLimited, ReportCache, ReportSource, TokenBuckets, client_key
 from .tester_compat import tester_report
@@ -181,8 +181,7 @@ async def _close(app: web.Application) -> None:
 def timed_out(server_name: str, deadline: float) -> Report:
     """The report of a check stopped at its deadline."""
     message = f"the check of {server_name} did not finish within {deadline:g} s"
-    fix = "Check that DNS and every endpoint answer promptly; slow answers break federation too."
-    found = Problem("check-timeout", "error", message, fix)
+    found = problem("check-timeout", message)
     return Report(server_name, False, None, (), None, None, (found,))
 
 
