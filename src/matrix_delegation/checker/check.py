@@ -76,15 +76,14 @@ async def gather_facts(
         client_side.cancel()  # when this check is cancelled (a deadline), so are they
     return Facts(
         server_name,
-        None,
-        resolution,
-        endpoints,
-        fallback,
-        host,
-        count,
-        by_address,
-        client,
-        support,
+        resolution=resolution,
+        endpoints=endpoints,
+        fallback=fallback,
+        host=host,
+        host_addresses=count,
+        well_known_by_address=by_address,
+        client=client,
+        support=support,
     )
 
 
