@@ -9,7 +9,6 @@ import pytest
 
 from matrix_delegation import Resolver
 from matrix_delegation.checker.client import (
-    CODES,
     ClientReport,
     Fetched,
     Hop,
@@ -19,6 +18,7 @@ from matrix_delegation.checker.client import (
     judge_client,
     read_client_file,
 )
+from matrix_delegation.checker.codes import CLIENT as CODES
 from matrix_delegation.sandbox import Reply, WebHost
 from matrix_delegation.sandbox.world import Sandbox
 

@@ -18,7 +18,7 @@ import signedjson.sign
 from matrix_delegation import Resolver
 from matrix_delegation._core.site import Contact, Domain, Site
 from matrix_delegation.checker.check import check_server
-from matrix_delegation.checker.problems import CATALOG
+from matrix_delegation.checker.codes import FEDERATION as CATALOG
 from matrix_delegation.sandbox import Reply, WebHost
 from matrix_delegation.sandbox.homeserver import KEYS_PATH, VERSION_PATH, key_response
 from matrix_delegation.sandbox.world import Sandbox

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from test_problem_codes import NAME, healthy, homeserver
 
 import matrix_delegation.web.app as app_module
-from matrix_delegation.checker.problems import Problem
+from matrix_delegation.checker.codes import Problem
 from matrix_delegation.cli.web import settings_from_args
 from matrix_delegation.sandbox import Reply, WebHost
 from matrix_delegation.sandbox.homeserver import KEYS_PATH, VERSION_PATH

@@ -23,7 +23,7 @@ import signedjson.key
 from matrix_delegation import Resolver
 from matrix_delegation._core.site import Contact, Domain, Site
 from matrix_delegation.checker.check import Report, check_server
-from matrix_delegation.checker.problems import problem
+from matrix_delegation.checker.codes import problem
 from matrix_delegation.sandbox import Reply, WebHost
 from matrix_delegation.sandbox.homeserver import KEYS_PATH, VERSION_PATH, key_response
 from matrix_delegation.sandbox.world import Sandbox

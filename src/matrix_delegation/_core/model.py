@@ -17,6 +17,7 @@ from .names import ServerName
 __all__ = [
     "AddressAnswers",
     "Endpoint",
+    "Fact",
     "Failure",
     "FetchWellKnown",
     "HostAddresses",
@@ -225,6 +226,14 @@ class Failure:
 Level = Literal["info", "warning", "error"]
 
 
+class Fact(StrEnum):
+    """What a trace step established, for programs (the rule says it in words)."""
+
+    SRV_TARGET_ALIAS = "srv-target-alias"  # an SRV target is a CNAME (RFC 2782 forbids it)
+    ADDRESSES_CAPPED = "addresses-capped"  # a host had more addresses than are used
+    ENDPOINTS_CAPPED = "endpoints-capped"  # discovery found more endpoints than are used
+
+
 @dataclass(frozen=True, slots=True)
 class TraceEntry:
     """One step of discovery: what was asked, what came back, which rule applied.
@@ -238,12 +247,15 @@ class TraceEntry:
         answer: The answer the rule was applied to, when there was a question.
         level: ``"warning"`` for something likely to break some peers,
             ``"error"`` for what made discovery fail.
+        fact: What the step established, when a program acts on it (the checker
+            reports it as a problem); None for the ordinary steps.
     """
 
     step: str
     rule: str
     answer: WellKnownResult | SrvLookup | HostAddresses | None = None
     level: Level = "info"
+    fact: Fact | None = None
 
 
 @dataclass(frozen=True, slots=True)

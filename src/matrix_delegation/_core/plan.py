@@ -20,6 +20,7 @@ from .model import (
     DEFAULT_FEDERATION_PORT,
     AddressAnswers,
     Endpoint,
+    Fact,
     Failure,
     FetchWellKnown,
     HostAddresses,
@@ -39,8 +40,6 @@ from .overrides import ConnectTo, apply_connect_to
 from .srv import order_srv, service_unavailable, usable_records
 
 __all__ = [
-    "ADDRESSES_CAPPED",
-    "ENDPOINTS_CAPPED",
     "MAX_ADDRESSES_PER_HOST",
     "MAX_ENDPOINTS",
     "Plan",
@@ -65,9 +64,6 @@ MAX_SRV_TARGETS = 32
 MAX_ADDRESSES_PER_HOST = 16
 #: Endpoints beyond this many (all targets together) are not used.
 MAX_ENDPOINTS = 32
-#: How the trace rules that say a cap applied end (the checker reports them).
-ADDRESSES_CAPPED = " addresses are used"
-ENDPOINTS_CAPPED = " endpoints are used"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +107,9 @@ class _Notes:
         rule: str,
         answer: WellKnownResult | SrvLookup | HostAddresses | None = None,
         level: Level = "info",
+        fact: Fact | None = None,
     ) -> None:
-        self.trace.append(TraceEntry(step, rule, answer, level))
+        self.trace.append(TraceEntry(step, rule, answer, level, fact))
 
     def resolution(
         self, outcome: _Choice | _Failed, endpoints: tuple[Endpoint, ...] = ()
@@ -254,8 +251,8 @@ def _find_endpoints(choice: _Choice, notes: _Notes, policy: Policy) -> Plan:
         endpoints.extend(Endpoint(target, ip, port) for ip in usable)
     unique = tuple(dict.fromkeys(endpoints))
     if len(unique) > MAX_ENDPOINTS:
-        capped = f"only the first {MAX_ENDPOINTS} of {len(unique)}{ENDPOINTS_CAPPED}"
-        notes.note(step, capped, None, "warning")
+        capped = f"only the first {MAX_ENDPOINTS} of {len(unique)} endpoints are used"
+        notes.note(step, capped, None, "warning", Fact.ENDPOINTS_CAPPED)
         unique = unique[:MAX_ENDPOINTS]
     if unique:
         return notes.resolution(choice, unique)
@@ -292,6 +289,7 @@ def _check_addresses(
                 "the SRV target is an alias (CNAME), which RFC 2782 forbids",
                 answer,
                 "warning",
+                Fact.SRV_TARGET_ALIAS,
             )
         if answer.error and not addresses:
             problems.add("dns-error")
@@ -318,8 +316,8 @@ def _check_addresses(
     ordered = _interleave(addresses)
     if len(ordered) > MAX_ADDRESSES_PER_HOST:
         # A hostile zone could publish hundreds; each would cost a connection.
-        rule = f"only the first {MAX_ADDRESSES_PER_HOST} of {len(ordered)}{ADDRESSES_CAPPED}"
-        notes.note(step, rule, answer, "warning")
+        rule = f"only the first {MAX_ADDRESSES_PER_HOST} of {len(ordered)} addresses are used"
+        notes.note(step, rule, answer, "warning", Fact.ADDRESSES_CAPPED)
         return ordered[:MAX_ADDRESSES_PER_HOST]
     return ordered
 

@@ -13,12 +13,12 @@ resolver's session (its DNS, IP policy, ``--connect-to`` rules and trust
 store), following redirects by hand, under one deadline and a 50 KiB body
 cap, and never raises for what the remote side does. Everything else turns
 what was fetched into findings with pure functions, testable without
-sockets.
+sockets; the codes are in :mod:`.codes`.
 
 The pure part lives beside this module: :mod:`.client_model` (the
-dataclasses and the :data:`CODES` catalog), :mod:`.client_rules` (the
-client file) and :mod:`.support_rules` (the support file). Every name is
-re-exported here, where callers import it from.
+dataclasses), :mod:`.client_rules` (the client file) and
+:mod:`.support_rules` (the support file). Every name is re-exported here,
+where callers import it from.
 """
 
 from __future__ import annotations
@@ -38,15 +38,12 @@ from .._io.http import describe_client_error
 from .._version import __version__
 from .client_model import (
     _CORS_HEADER,
-    CODES,
     FAIL_ERROR,
     FAIL_PROMPT,
     IGNORE,
     PROMPT,
     ClientReport,
-    CodeInfo,
     Fetched,
-    Finding,
     Hop,
     SupportReport,
 )
@@ -68,16 +65,13 @@ if TYPE_CHECKING:
     from ..resolver import Resolver
 
 __all__ = [
-    "CODES",
     "FAIL_ERROR",
     "FAIL_PROMPT",
     "IGNORE",
     "PROMPT",
     "ClientFile",
     "ClientReport",
-    "CodeInfo",
     "Fetched",
-    "Finding",
     "Hop",
     "SupportReport",
     "check_client",

@@ -26,9 +26,8 @@ from .client_model import (
     VERSIONS_PATH,
     ClientReport,
     Fetched,
-    Finding,
-    _finding,
 )
+from .codes import Problem, problem
 
 __all__ = [
     "ClientFile",
@@ -76,7 +75,7 @@ class ClientFile:
     identity_server: str | None
     identity_url: str | None
     identity_invalid: bool
-    findings: tuple[Finding, ...]
+    findings: tuple[Problem, ...]
 
 
 def read_client_file(fetched: Fetched) -> ClientFile:
@@ -85,7 +84,7 @@ def read_client_file(fetched: Fetched) -> ClientFile:
     findings = _cors_findings(fetched)
 
     def stop(outcome: str, code: str, message: str) -> ClientFile:
-        found = (_finding(code, message), *findings)
+        found = (problem(code, message), *findings)
         return ClientFile(outcome, None, None, None, None, None, False, found)
 
     if fetched.error is not None:
@@ -119,18 +118,18 @@ def read_client_file(fetched: Fetched) -> ClientFile:
         homeserver = raw_base
     if raw_base is None:
         stopped = FAIL_PROMPT
-        found.insert(0, _finding("client-no-homeserver", _no_homeserver(url, m_homeserver)))
+        found.insert(0, problem("client-no-homeserver", _no_homeserver(url, m_homeserver)))
     else:
         base, why = _http_base(raw_base)
         if base is None:
             stopped = FAIL_ERROR
             message = f"m.homeserver.base_url {_show(raw_base)} in {url} {why}"
-            found.insert(0, _finding("client-invalid-base-url", message))
+            found.insert(0, problem("client-invalid-base-url", message))
         else:
             versions_url = base + VERSIONS_PATH
             if urlsplit(base).scheme == "http":
                 message = f"m.homeserver.base_url {raw_base!r} in {url} uses plain http"
-                found.append(_finding("client-base-url-insecure", message))
+                found.append(problem("client-base-url-insecure", message))
 
     identity_server, identity_url, identity_invalid = _read_identity(url, document, found)
     return ClientFile(
@@ -154,7 +153,7 @@ def _no_homeserver(url: str, m_homeserver: object) -> str:
 
 
 def _read_identity(
-    url: str, document: dict[str, object], found: list[Finding]
+    url: str, document: dict[str, object], found: list[Problem]
 ) -> tuple[str | None, str | None, bool]:
     """(base_url as served, URL to try, whether the entry is invalid); findings appended."""
     if "m.identity_server" not in document:
@@ -162,17 +161,17 @@ def _read_identity(
     entry = document["m.identity_server"]
     if not isinstance(entry, dict):
         message = f"m.identity_server in {url} is a JSON {_json_type(entry)}, not an object"
-        found.append(_finding("client-invalid", message))
+        found.append(problem("client-invalid", message))
         return None, None, True
     if entry.get("base_url") is None:
         message = f"m.identity_server in {url} has no base_url"
-        found.append(_finding("client-invalid", message))
+        found.append(problem("client-invalid", message))
         return None, None, True
     raw = entry["base_url"]
     base, why = _http_base(raw)
     if base is None:
         message = f"m.identity_server.base_url {_show(raw)} in {url} {why}"
-        found.append(_finding("client-identity-server-failed", message))
+        found.append(problem("client-identity-server-failed", message))
         return (raw if isinstance(raw, str) else None), None, False
     return raw if isinstance(raw, str) else None, base + IDENTITY_PATH, False
 
@@ -226,11 +225,11 @@ def judge_client(
             message = f"GET {versions.url} (from base_url {base!r}) failed: {error}"
             if "/_matrix" in urlsplit(base).path:
                 message += "; base_url must not contain /_matrix"
-            found.append(_finding("client-base-url-unreachable", message))
+            found.append(problem("client-base-url-unreachable", message))
             outcome = outcome or FAIL_ERROR
         elif not versions.hops[-1].cors:
             message = f"{versions.final_url} has no {_CORS_HEADER} header"
-            found.append(_finding("client-base-url-no-cors", message))
+            found.append(problem("client-base-url-no-cors", message))
     if read.identity_invalid:
         outcome = outcome or FAIL_PROMPT
     if identity is not None:
@@ -240,7 +239,7 @@ def judge_client(
             message = (
                 f"GET {identity.url} (from m.identity_server.base_url {base!r}) failed: {error}"
             )
-            found.append(_finding("client-identity-server-failed", message))
+            found.append(problem("client-identity-server-failed", message))
     return ClientReport(
         url=file.url,
         outcome=outcome or PROMPT,
@@ -253,7 +252,7 @@ def judge_client(
     )
 
 
-def _cors_findings(fetched: Fetched) -> list[Finding]:
+def _cors_findings(fetched: Fetched) -> list[Problem]:
     """CORS problems of a chain that ends in a 200: browsers read nothing else anyway."""
     if not fetched.hops or fetched.hops[-1].status != 200:
         return []
@@ -261,11 +260,11 @@ def _cors_findings(fetched: Fetched) -> list[Finding]:
     last = fetched.hops[-1]
     if not last.cors:
         message = f"{last.url} answers 200 without an {_CORS_HEADER} header"
-        found.append(_finding("client-no-cors", message))
+        found.append(problem("client-no-cors", message))
     for hop in fetched.hops[:-1]:
         if not hop.cors:
             message = f"the redirect at {hop.url} (HTTP {hop.status}) has no {_CORS_HEADER} header"
-            found.append(_finding("client-redirect-no-cors", message))
+            found.append(problem("client-redirect-no-cors", message))
     return found
 
 

@@ -2,7 +2,7 @@
 
 This module is pure: it gets the response body as bytes and the current time as
 ``now_ms`` and returns a :class:`KeyReport`. Nothing in the body can make it
-raise; every defect becomes a :class:`KeyProblem` with a stable ``code`` and a
+raise; every defect becomes a :class:`~.codes.Problem` with a stable ``code`` and a
 plain-English message quoting the values seen.
 
 Problem codes and their severity (``KeyReport.ok`` is true when no *error* is
@@ -49,8 +49,9 @@ checked at all: ``keys-not-canonical`` explains why and every
 ``matching_signature`` is false.
 
 The parsing and its canonical-safety checks live in :mod:`.keys_json`, the
-codes and dataclasses in :mod:`.keys_model` and the key and signature checks
-in :mod:`.keys_verify`; every public name is re-exported here.
+code names and dataclasses in :mod:`.keys_model` (the codes' catalog is
+:mod:`.codes`) and the key and signature checks in :mod:`.keys_verify`;
+every public name is re-exported here.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Final
 
+from .codes import Severity, problem
 from .keys_json import MAX_SAFE_INTEGER as MAX_SAFE_INTEGER
 from .keys_json import _duration, _iso, _non_canonical, _parse, _show
 from .keys_model import (
@@ -72,9 +74,7 @@ from .keys_model import (
     KEYS_UNSIGNED_KEY,
     SEVERITIES,
     Ed25519Check,
-    KeyProblem,
     KeyReport,
-    Severity,
     _Problems,
 )
 from .keys_verify import (
@@ -96,7 +96,6 @@ __all__ = [
     "KEYS_UNSIGNED_KEY",
     "SEVERITIES",
     "Ed25519Check",
-    "KeyProblem",
     "KeyReport",
     "Severity",
     "check_server_keys",
@@ -140,7 +139,7 @@ def check_server_keys(body: bytes, server_name: str, now_ms: int) -> KeyReport:
             old_verify_keys_ok=False,
             canonical_safe=False,
             verify_keys=MappingProxyType({}),
-            problems=(KeyProblem(KEYS_NOT_JSON, not_json or "the body is not a JSON object"),),
+            problems=(problem(KEYS_NOT_JSON, not_json or "the body is not a JSON object"),),
         )
     return _check_object(value, server_name, now_ms)
 

@@ -1,4 +1,4 @@
-"""The server key check's vocabulary: problem codes, their severity and the report.
+"""The server key check's vocabulary: the names of its codes and the report.
 
 Plain values, re-exported by :mod:`.keys` (where the codes are explained);
 the checks in :mod:`.keys` and :mod:`.keys_verify` fill them in.
@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import Final
 
-Severity = Literal["error", "warning"]
+from .codes import FEDERATION, Problem, Severity, problem
 
 KEYS_NOT_JSON: Final = "keys-not-json"
 KEYS_NOT_CANONICAL: Final = "keys-not-canonical"
@@ -23,18 +23,9 @@ KEYS_NO_ED25519: Final = "keys-no-ed25519"
 KEYS_BAD_SIGNATURE: Final = "keys-bad-signature"
 KEYS_UNSIGNED_KEY: Final = "keys-unsigned-key"
 
+#: The severity of each key code, as the catalog in :mod:`.codes` says.
 SEVERITIES: Final[Mapping[str, Severity]] = MappingProxyType(
-    {
-        KEYS_NOT_JSON: "error",
-        KEYS_NOT_CANONICAL: "error",
-        KEYS_SERVER_NAME_MISMATCH: "error",
-        KEYS_EXPIRED: "error",
-        KEYS_EXPIRE_SOON: "warning",
-        KEYS_MALFORMED: "error",
-        KEYS_NO_ED25519: "error",
-        KEYS_BAD_SIGNATURE: "error",
-        KEYS_UNSIGNED_KEY: "warning",
-    }
+    {code: FEDERATION[code].severity for code in FEDERATION if code.startswith("keys-")}
 )
 
 
@@ -54,24 +45,6 @@ class Ed25519Check:
     key: str
     valid_key: bool
     matching_signature: bool
-
-
-@dataclass(frozen=True, slots=True)
-class KeyProblem:
-    """One thing wrong with the key response.
-
-    Attributes:
-        code: A stable code, one of the keys of :data:`SEVERITIES`.
-        message: Plain English, naming the concrete values seen.
-    """
-
-    code: str
-    message: str
-
-    @property
-    def severity(self) -> Severity:
-        """``"error"`` or ``"warning"``, from :data:`SEVERITIES`."""
-        return SEVERITIES.get(self.code, "error")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +78,7 @@ class KeyReport:
     old_verify_keys_ok: bool
     canonical_safe: bool
     verify_keys: Mapping[str, str]
-    problems: tuple[KeyProblem, ...]
+    problems: tuple[Problem, ...]
 
     @property
     def ok(self) -> bool:
@@ -120,9 +93,9 @@ class _Problems:
     """Collects problems in order."""
 
     def __init__(self) -> None:
-        self.items: list[KeyProblem] = []
+        self.items: list[Problem] = []
 
     def add(self, code: str, message: str) -> None:
         # An unpaired surrogate from the body must not make the message unprintable.
         printable = message.encode("utf-8", "backslashreplace").decode("utf-8")
-        self.items.append(KeyProblem(code, printable))
+        self.items.append(problem(code, printable))

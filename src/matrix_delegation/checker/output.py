@@ -62,7 +62,8 @@ def _keys_json(report: EndpointReport) -> dict[str, Any]:
     document = {field.name: getattr(keys, field.name) for field in fields(keys)}
     document["verify_keys"] = dict(keys.verify_keys)  # a read-only mapping: copy it
     document["ed25519_checks"] = [asdict(check) for check in keys.ed25519_checks]
-    document["problems"] = [asdict(found) for found in keys.problems]
+    # A key problem is shown as code and message: its severity and fix are in the check's own.
+    document["problems"] = [{"code": p.code, "message": p.message} for p in keys.problems]
     document["ok"] = keys.ok
     return document
 

@@ -11,8 +11,9 @@ from typing import Any, Final
 
 from .._core.jsondoc import json_type as _json_type
 from .._core.names import is_support_role, is_user_id
-from .client_model import Fetched, Finding, SupportReport, _finding
+from .client_model import Fetched, SupportReport
 from .client_rules import _https_error, _json_object, _show
+from .codes import Problem, problem
 
 __all__ = ["judge_support"]
 
@@ -24,27 +25,27 @@ def judge_support(fetched: Fetched) -> SupportReport:
     """Judge a fetched ``/.well-known/matrix/support`` against the spec (MSC1929, v1.10)."""
     url = fetched.url
 
-    def report(findings: list[Finding], *, present: bool, document: Any = None) -> SupportReport:
+    def report(findings: list[Problem], *, present: bool, document: Any = None) -> SupportReport:
         valid = present and not any(f.code == "support-invalid" for f in findings)
         return SupportReport(url, fetched.status, present, valid, document, tuple(findings))
 
     if fetched.failure == "too-large":
         message = f"{url}: {fetched.error}"
-        return report([_finding("support-invalid", message)], present=True)
+        return report([problem("support-invalid", message)], present=True)
     if fetched.error is not None:
         where = fetched.final_url
-        return report([_finding("support-unreachable", f"{where}: {fetched.error}")], present=False)
+        return report([problem("support-unreachable", f"{where}: {fetched.error}")], present=False)
     if fetched.status == 404:
         message = f"{url} answers 404: no support contacts are published"
-        return report([_finding("support-missing", message)], present=False)
+        return report([problem("support-missing", message)], present=False)
     if fetched.status != 200:
         message = f"{url} answers HTTP {fetched.status}"
-        return report([_finding("support-unreachable", message)], present=False)
+        return report([problem("support-unreachable", message)], present=False)
     document, error = _json_object(fetched.body)
     if document is None:
-        return report([_finding("support-invalid", f"{url}: {error}")], present=True)
+        return report([problem("support-invalid", f"{url}: {error}")], present=True)
     problems = [
-        _finding("support-invalid", f"{url}: {p}", fix) for p, fix in _support_problems(document)
+        problem("support-invalid", f"{url}: {p}", fix) for p, fix in _support_problems(document)
     ]
     return report(problems, present=True, document=document)
 

@@ -30,8 +30,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from .._core.names import ServerName
 from .._exceptions import InvalidServerName
 from ..checker.check import Report, check_server
+from ..checker.codes import problem
 from ..checker.output import report_json
-from ..checker.problems import Problem
 from ..resolver import Resolver
 from .clients import client_address, client_key
 from .limits import Busy, ClientBusy, RateLimited, ReportCache, ReportSource, TokenBuckets
@@ -135,8 +135,7 @@ def _report_size(report: Report) -> int:
 def timed_out(server_name: str, deadline: float) -> Report:
     """The report of a check stopped at its deadline."""
     message = f"the check of {server_name} did not finish within {deadline:g} s"
-    fix = "Check that DNS and every endpoint answer promptly; slow answers break federation too."
-    found = Problem("check-timeout", "error", message, fix)
+    found = problem("check-timeout", message)
     return Report(server_name, False, None, (), None, None, (found,))
 
 

@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from .._core.explain import asked, summary, told
 from .._core.model import HostAddresses, Resolution, SrvLookup, TraceEntry, WellKnownResult
 from ..checker.check import EndpointReport, Report
-from ..checker.client import ClientReport, Finding, SupportReport
+from ..checker.client import ClientReport, SupportReport
+from ..checker.codes import Problem
 
 __all__ = [
     "SEVERITY",
@@ -152,7 +153,7 @@ def support_file(support: SupportReport | None) -> Html:
     return _file("support", "Support file", facts, support.findings, support.document)
 
 
-def _file(key: str, heading: str, facts: list[tuple[str, object]], findings: tuple[Finding, ...],
+def _file(key: str, heading: str, facts: list[tuple[str, object]], findings: tuple[Problem, ...],
           document: dict[str, object] | None) -> Html:  # fmt: skip
     """A file's facts, its findings and, folded away, the file itself."""
     items = (

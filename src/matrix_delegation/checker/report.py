@@ -1,0 +1,100 @@
+"""What a check gathers (:class:`Facts`) and what it reports (:class:`Report`).
+
+Plain values: :mod:`.check` gathers the facts over the network, and the pure
+:func:`~.judge.judge` turns them into a report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .._core.model import Resolution
+from .client_model import ClientReport, SupportReport
+from .codes import Problem
+from .keys_model import KeyReport
+from .probe import EndpointProbe
+
+__all__ = ["EndpointReport", "Facts", "Fallback", "FallbackFacts", "Report"]
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointReport:
+    """One address: the probe, the parsed version and the key verdict.
+
+    The probe keeps only an excerpt of each body (``BODY_EXCERPT``): what the
+    judgement needed from the bodies is in the other fields.
+    """
+
+    probe: EndpointProbe
+    server: dict[str, Any] | None  # {"name": ..., "version": ...} from the version endpoint
+    keys: KeyReport | None
+    ok: bool
+    keys_document: Any = None  # the key response as served, when JSON and not too large
+    well_known_server: str | None = None  # m.server, when the federation port serves the file
+
+
+@dataclass(frozen=True, slots=True)
+class Fallback:
+    """The route of a peer that cannot fetch ``.well-known``, and whether it works."""
+
+    resolution: Resolution
+    ok: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything the checker found for one server name."""
+
+    server_name: str
+    federation_ok: bool
+    resolution: Resolution | None
+    endpoints: tuple[EndpointReport, ...]
+    client: ClientReport | None
+    support: SupportReport | None
+    problems: tuple[Problem, ...]
+    fallback: Fallback | None = None
+    well_known_by_address: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackFacts:
+    """The route without ``.well-known`` and its endpoints (none when it found none)."""
+
+    resolution: Resolution
+    endpoints: tuple[EndpointReport, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """Everything a check gathered for one server name: what the judge decides on.
+
+    Each endpoint's bodies are judged as soon as they arrive (signature
+    checks are CPU work, run off the event loop), so the facts hold the
+    :class:`EndpointReport` with its key verdict and only an excerpt of each
+    body, never the bodies themselves.
+
+    Attributes:
+        server_name: The name as given.
+        name_error: Why it is not a server name; then nothing else was gathered.
+        resolution: Discovery's result, trace included.
+        endpoints: One report per endpoint discovery found.
+        fallback: When ``.well-known`` delegates: the route of a peer that cannot fetch it.
+        host: The hostname of the server name (no port).
+        host_addresses: How many addresses ``host`` has, when its ``.well-known`` answers
+            were compared address by address (0 when they were not).
+        well_known_by_address: Each compared address and what its ``.well-known`` answered.
+        client: The client discovery file's report.
+        support: The support file's report.
+    """
+
+    server_name: str
+    name_error: str | None = None
+    resolution: Resolution | None = None
+    endpoints: tuple[EndpointReport, ...] = ()
+    fallback: FallbackFacts | None = None
+    host: str = ""
+    host_addresses: int = 0
+    well_known_by_address: tuple[tuple[str, str], ...] = ()
+    client: ClientReport | None = None
+    support: SupportReport | None = None
