@@ -20,22 +20,21 @@ from typing import Any
 from .._core.jsondoc import read_json
 from .._core.model import Endpoint, Resolution, Route
 from .._core.names import ServerName
-from .._core.overrides import apply_connect_to
 from .._core.plan import MAX_ADDRESSES_PER_HOST, MAX_ENDPOINTS
 from .._core.wellknown import parse_server_body
 from .._exceptions import InvalidServerName
+from .._io.network import Network
+from .._io.probe import MAX_RESPONSE, EndpointProbe, HttpResult
 from ..resolver import Resolver
 from .certs import CertificateInfo
 from .client import ClientReport, SupportReport, check_client, check_support
 from .kept import bounded_server, kept_probe, keys_document, served_m_server
 from .keys import KeyReport, check_server_keys
-from .probe import MAX_RESPONSE, EndpointProbe, HttpResult, fetch_path, probe_endpoint
 from .problems import Problem, addresses_capped, discovery_problems, problem
 
 __all__ = ["EndpointReport", "Report", "check_server"]
 
 EXPIRY_WARNING_DAYS = 14
-_SRV_ROUTES = (Route.SRV, Route.SRV_LEGACY, Route.WELL_KNOWN_SRV, Route.WELL_KNOWN_SRV_LEGACY)
 #: Connections one check has open at once: the endpoint probes and the per-address
 #: .well-known fetches share them (the client-side files go through the HTTP session).
 MAX_CONNECTIONS = 8
@@ -96,8 +95,8 @@ async def check_server(
         return Report(server_name, False, None, (), None, None, invalid)
     resolution = await resolver.resolution(server_name)
     client_side = asyncio.gather(
-        check_client(resolver, host, timeout=timeout),
-        check_support(resolver, host, timeout=timeout),
+        check_client(resolver.network, host, timeout=timeout),
+        check_support(resolver.network, host, timeout=timeout),
     )
     try:
         endpoints, found, fallback, by_address = await _federation_side(
@@ -131,6 +130,11 @@ class _Check:
     timeout: float
     gate: asyncio.Semaphore  # at most MAX_CONNECTIONS open at once
 
+    @property
+    def network(self) -> Network:
+        """The network edge every connection goes through (the resolver's)."""
+        return self.resolver.network
+
 
 async def _federation_side(
     check: _Check, resolution: Resolution, host: str, clock: Callable[[], float]
@@ -154,7 +158,7 @@ async def _federation_side(
 
 async def _fallback(check: _Check, resolution: Resolution, now: float) -> Fallback | None:
     """When .well-known delegates, try the route of a peer that cannot fetch it."""
-    if resolution.route is None or not resolution.route.startswith("well-known"):
+    if resolution.route is None or not resolution.route.via_well_known:
         return None
     alternative = await check.resolver.resolution(resolution.server_name, skip_well_known=True)
     if not alternative.ok:
@@ -179,14 +183,16 @@ async def _well_known_by_address(
     At most :data:`MAX_ADDRESSES_PER_HOST` addresses are asked; the problem
     says when there were more.
     """
-    resolver = check.resolver
     if resolution.well_known is None:
         return [], None
-    if apply_connect_to(resolver.policy.connect_to, host, 443)[2] is not None:
-        return [], None  # an override decides the address: nothing to compare
-    addresses = (await resolver.addresses(host)).addresses
-    if len(addresses) < 2 or any(resolver.policy.ip_policy.blocked_by(a) for a in addresses):
+    try:
+        # The edge applies --connect-to and the IP policy (a blocked address refuses all).
+        destination = await check.network.destination(host, 443)
+    except OSError:
         return [], None
+    addresses = destination.addresses
+    if destination.rule is not None or len(addresses) < 2:
+        return [], None  # an override decides the address, or there is one: nothing to compare
     capped = None
     if len(addresses) > MAX_ADDRESSES_PER_HOST:
         capped = addresses_capped(host, len(addresses))
@@ -194,15 +200,8 @@ async def _well_known_by_address(
 
     async def one(ip: str) -> str:
         async with check.gate:
-            result = await fetch_path(
-                ip,
-                443,
-                WELL_KNOWN_PATH,
-                tls_name=host,
-                host_header=host,
-                context=resolver.ssl_context,
-                timeout=check.timeout,
-                policy=resolver.policy.ip_policy,
+            result = await check.network.fetch_path(
+                ip, 443, WELL_KNOWN_PATH, tls_name=host, host_header=host, timeout=check.timeout
             )
         return _well_known_outcome(result)  # fmt: skip
 
@@ -229,15 +228,13 @@ def _address_disagreement(by_address: list[tuple[str, str]]) -> list[Problem]:
 async def _probe_all(check: _Check, resolution: Resolution, now: float) -> list[EndpointReport]:
     async def one(endpoint: Endpoint) -> EndpointReport:
         async with check.gate:
-            probe = await probe_endpoint(
+            probe = await check.network.probe_endpoint(
                 endpoint.target,
                 endpoint.ip,
                 endpoint.port,
                 tls_name=resolution.tls_server_name,
                 host_header=resolution.host_header or resolution.server_name,
-                context=check.resolver.ssl_context,
                 timeout=check.timeout,
-                policy=check.resolver.policy.ip_policy,
                 also_well_known=resolution.route is Route.DEFAULT_PORT,
             )
         # Judging verifies signatures: CPU work, kept off the event loop so that
@@ -308,7 +305,7 @@ def _certificate_problem(probe: EndpointProbe, resolution: Resolution, where: st
     wanted = resolution.tls_server_name or probe.ip
     detail = f"{where}: {tls.verify_error} (wanted {wanted}; the certificate names {names})"
     if tls.verify_code == 62:  # hostname mismatch
-        srv = resolution.route in _SRV_ROUTES
+        srv = resolution.route is not None and resolution.route.via_srv
         if srv and tls.certificate is not None and tls.certificate.covers(probe.target):
             return problem("tls-cert-for-srv-target", detail)
         return problem("tls-cert-wrong-name", detail)

@@ -37,7 +37,7 @@ from .._exceptions import InvalidServerName
 from ..checker.check import Report, check_server
 from ..checker.output import report_json, report_text
 from ..checker.problems import Problem
-from ..resolver import Resolver
+from ..resolver import Resolver, ResolverConfig
 from .limits import Busy, RateLimited, ReportCache, ReportSource, TokenBuckets, client_key
 from .tester_compat import tester_report
 
@@ -69,7 +69,7 @@ class WebSettings:
     """How the web checker runs.
 
     Attributes:
-        resolver_options: Keyword arguments for :class:`~matrix_delegation.Resolver`
+        resolver_options: The :class:`~matrix_delegation.Resolver` configuration
             (DNS servers, CA file, allowed IP ranges, ``connect_to``, timeout).
         check_timeout: The bound on each network operation of a check, in seconds.
         deadline: The bound on a whole check; past it the report says so.
@@ -81,7 +81,7 @@ class WebSettings:
         max_clients: How many clients' rate-limit state is kept at most.
     """
 
-    resolver_options: Mapping[str, Any] = field(default_factory=dict)
+    resolver_options: ResolverConfig = field(default_factory=ResolverConfig)
     check_timeout: float = 10.0
     deadline: float = 30.0
     rate_per_minute: float = 10.0
@@ -145,7 +145,7 @@ def create_app(settings: WebSettings) -> web.Application:
     metrics = _Metrics()
     state = _State(
         settings,
-        Resolver(**settings.resolver_options),
+        Resolver.from_config(settings.resolver_options),
         metrics,
         TokenBuckets(settings.rate_per_minute, settings.burst, max_clients=settings.max_clients),
     )
