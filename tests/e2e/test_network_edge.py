@@ -64,5 +64,5 @@ async def test_destination_applies_the_ip_policy(sandbox: Sandbox) -> None:
     # The twin: the default blocklist refuses loopback.
     blocking = ResolverConfig(**sandbox.resolver_options(allow_ip_ranges=[]))
     async with Network(blocking) as network:
-        with pytest.raises(BlockedAddressError, match="127.0.0.1"):
+        with pytest.raises(BlockedAddressError, match=r"127\.0\.0\.1"):
             await network.destination("open.test", 443)

@@ -87,7 +87,7 @@ async def _fetch_showcase(network: Network) -> list[dict[str, object]]:
 
     Through the sandbox's network edge: its DNS names the service, its CA trusts it.
     """
-    shown = []
+    shown: list[dict[str, object]] = []
     for name in ("server", "client", "support"):
         url = f"https://{SHOWCASE}/.well-known/matrix/{name}"
         fetched = await network.get(url)
