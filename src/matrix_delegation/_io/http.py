@@ -180,32 +180,33 @@ class Fetched:
 def read_well_known(hostname: str, fetched: HttpFetch, now: float) -> Fetched:
     """Judge what :func:`http_get` got from ``https://<hostname>/.well-known/matrix/server``."""
     redirects = tuple(hop.url for hop in fetched.hops[1:])
-    statuses = fetched.redirect_statuses
     if fetched.error is None:
         final = fetched.hops[-1]
         assert final.status is not None
         result = read_response(hostname, final.status, fetched.body, redirects)
         period = cache_period_from_headers(final.headers.items(), now) if result.valid else None
-        fetched_result = Fetched(result, period, retryable=result.temporary)
+        judged = Fetched(result, period, retryable=result.temporary)
     else:
-        reason, status = fetched.error, statuses[-1] if statuses else None
-        if fetched.kind == "unreachable":
-            status = None
-            if redirects:  # say which hop failed: it may be a refused address
-                reason = f"after a redirect to {redirects[-1]}: {reason}"
-        failed = failed_fetch(
-            hostname,
-            reason,
-            temporary=fetched.temporary,
-            kind=fetched.kind or "unreachable",
-            status=status,
-            redirects=redirects,
-        )
-        fetched_result = Fetched(failed, None, retryable=fetched.retryable)
+        judged = Fetched(_failure(hostname, fetched, redirects), None, fetched.retryable)
+    statuses = fetched.redirect_statuses
     if not statuses:
-        return fetched_result
-    result = replace(fetched_result.result, redirect_statuses=statuses)
-    return replace(fetched_result, result=result)
+        return judged
+    return replace(judged, result=replace(judged.result, redirect_statuses=statuses))
+
+
+def _failure(hostname: str, fetched: HttpFetch, redirects: tuple[str, ...]) -> WellKnownResult:
+    """The result of a fetch with no final response; the status is the last redirect's."""
+    assert fetched.error is not None
+    statuses = fetched.redirect_statuses
+    reason, status = fetched.error, statuses[-1] if statuses else None
+    if fetched.kind == "unreachable":
+        status = None
+        if redirects:  # say which hop failed: it may be a refused address
+            reason = f"after a redirect to {redirects[-1]}: {reason}"
+    kind = fetched.kind or "unreachable"
+    return failed_fetch(
+        hostname, reason, temporary=fetched.temporary, kind=kind, status=status, redirects=redirects
+    )
 
 
 def describe_client_error(exc: BaseException) -> str:
