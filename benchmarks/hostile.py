@@ -28,6 +28,7 @@ import signedjson.key
 from aiohttp import web
 
 from matrix_delegation.checker.client_model import CLIENT_PATH, SUPPORT_PATH, VERSIONS_PATH
+from matrix_delegation.resolver import ResolverConfig
 from matrix_delegation.sandbox import Reply
 from matrix_delegation.sandbox.homeserver import KEYS_PATH, VERSION_PATH, publish_homeserver
 from matrix_delegation.sandbox.hostile import key_bomb, nested_json
@@ -73,7 +74,7 @@ async def main(rounds: int) -> dict[str, Any]:
     async with Sandbox() as sandbox:
         names = await build(sandbox)
         settings = WebSettings(
-            resolver_options=sandbox.resolver_options(timeout=3.0),
+            resolver_options=ResolverConfig(**sandbox.resolver_options(timeout=3.0)),
             check_timeout=3.0,
             deadline=20.0,
             rate_per_minute=6000.0,

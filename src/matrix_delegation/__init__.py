@@ -8,12 +8,21 @@ The resolver follows the Server-Server API's "Resolving server names"
     async with Resolver() as resolver:
         resolution = await resolver.resolve("example.org")
         print(resolution.route, resolution.host_header, resolution.endpoints)
+
+The options can also travel as one typed value, and a :class:`Network` (the
+session, DNS, IP policy, TLS context and limits) can be shared with other
+code that must obey the same rules::
+
+    config = ResolverConfig(nameservers=("192.0.2.53",), timeout=5.0)
+    async with Resolver.from_config(config) as resolver:
+        ...
 """
 
 from ._core.ipfilter import DEFAULT_IP_BLOCKLIST, IpPolicy
 from ._core.model import (
     Endpoint,
     Failure,
+    FailureCode,
     HostAddresses,
     Resolution,
     Route,
@@ -35,8 +44,9 @@ from ._exceptions import (
     NoAddress,
     ServiceUnavailable,
 )
+from ._io.network import Network, NetworkConfig
 from ._version import __version__
-from .resolver import Resolver, resolve_server_name
+from .resolver import Resolver, ResolverConfig, resolve_server_name
 
 __all__ = [
     "DEFAULT_IP_BLOCKLIST",
@@ -48,12 +58,16 @@ __all__ = [
     "DnsLookupError",
     "Endpoint",
     "Failure",
+    "FailureCode",
     "HostAddresses",
     "InvalidServerName",
     "IpPolicy",
+    "Network",
+    "NetworkConfig",
     "NoAddress",
     "Resolution",
     "Resolver",
+    "ResolverConfig",
     "Route",
     "ServerName",
     "ServiceUnavailable",

@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from ._base_errors import ConfigurationError, DelegationError, InvalidServerName
+from ._core.failures import FailureCode
 
 if TYPE_CHECKING:
     from ._core.model import Resolution
@@ -52,7 +53,7 @@ class DiscoveryError(DelegationError):
             the SRV answers and the trace. Filled in by the resolver.
     """
 
-    code: ClassVar[str] = "discovery-error"
+    code: ClassVar[str] = "discovery-error"  # each subclass: its FailureCode
     temporary: ClassVar[bool] = False
 
     def __init__(self, message: str, *, resolution: Resolution | None = None) -> None:
@@ -64,23 +65,23 @@ class DiscoveryError(DelegationError):
 class DnsLookupError(DiscoveryError):
     """A DNS query failed (not "no such record"): SERVFAIL, REFUSED, timeout."""
 
-    code = "dns-error"
+    code = FailureCode.DNS_ERROR
     temporary = True
 
 
 class ServiceUnavailable(DiscoveryError):
     """The only SRV record has the target ``.``: no federation here (RFC 2782)."""
 
-    code = "service-unavailable"
+    code = FailureCode.SERVICE_UNAVAILABLE
 
 
 class NoAddress(DiscoveryError):
     """No target of the chosen route has an IPv4 or IPv6 address."""
 
-    code = "no-address"
+    code = FailureCode.NO_ADDRESS
 
 
 class BlockedAddress(DiscoveryError):
     """Every target that has addresses has one in the IP blocklist."""
 
-    code = "blocked-address"
+    code = FailureCode.BLOCKED_ADDRESS

@@ -19,9 +19,9 @@ from dataclasses import replace
 from types import TracebackType
 from typing import cast
 
-import aiohttp
-
-from ._core.cache import WELL_KNOWN_RETRY_INTERVAL, TtlCache, WellKnownCache
+from ._core.cache import WELL_KNOWN_RETRY_INTERVAL
+from ._core.caches import DEFAULT_MAX_CACHE_ENTRIES, ResolverCaches
+from ._core.failures import FailureCode
 from ._core.ipfilter import IpPolicy
 from ._core.model import (
     AddressAnswers,
@@ -36,7 +36,7 @@ from ._core.model import (
 )
 from ._core.names import ServerName
 from ._core.overrides import ConnectTo
-from ._core.plan import Policy, plan
+from ._core.plan import plan
 from ._exceptions import (
     BlockedAddress,
     DiscoveryError,
@@ -45,25 +45,20 @@ from ._exceptions import (
     NoAddress,
     ServiceUnavailable,
 )
-from ._io.connect import DiscoveryResolver, checked_socket_factory
+from ._io.config import DEFAULT_TIMEOUT, NetworkConfig, ResolverConfig
 from ._io.dns import DnsBackend
-from ._io.dns_choice import make_dns_backend
-from ._io.http import WellKnownFetcher
-from ._io.tls import client_context
-from ._version import __version__
+from ._io.network import Network
 
-__all__ = ["Resolver", "resolve_server_name"]
+__all__ = ["DEFAULT_TIMEOUT", "Resolver", "ResolverConfig", "resolve_server_name"]
 
-_ERRORS: dict[str, type[DiscoveryError]] = {
-    cls.code: cls for cls in (DnsLookupError, ServiceUnavailable, NoAddress, BlockedAddress)
+_ERRORS: dict[FailureCode, type[DiscoveryError]] = {
+    FailureCode(cls.code): cls
+    for cls in (DnsLookupError, ServiceUnavailable, NoAddress, BlockedAddress)
 }
-
-DEFAULT_TIMEOUT = 10.0
-DEFAULT_MAX_CACHE_ENTRIES = 100_000
 
 
 class Resolver:
-    """Resolves Matrix server names; shares one HTTP session and its caches.
+    """Resolves Matrix server names over one :class:`~._io.network.Network`, with caches.
 
     Use it as an async context manager::
 
@@ -72,6 +67,9 @@ class Resolver:
             first = resolution.endpoints[0]
 
     Args:
+        network: The network to use (shared with the checker); the options
+            below that describe a network are then ignored, and closing the
+            resolver leaves it open.
         nameservers: DNS servers as ``IP[:PORT]``; the system's when empty.
         ca_file: A PEM bundle that replaces the system trust store.
         allow_ip_ranges: CIDR ranges let through the default IP blocklist.
@@ -91,6 +89,7 @@ class Resolver:
     def __init__(
         self,
         *,
+        network: Network | None = None,
         nameservers: Sequence[str] = (),
         ca_file: str | None = None,
         allow_ip_ranges: Iterable[str] = (),
@@ -105,21 +104,41 @@ class Resolver:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         max_cache_entries: int = DEFAULT_MAX_CACHE_ENTRIES,
     ) -> None:
-        self._policy = Policy(
-            ip_policy or IpPolicy.default(allow_ip_ranges),
-            tuple(c if isinstance(c, ConnectTo) else ConnectTo.parse(c) for c in connect_to),
-        )
-        self._dns = dns or make_dns_backend(dns_backend, nameservers, timeout=timeout)
-        self._ssl = ssl_context or client_context(ca_file)
-        self._timeout = timeout
-        self._clock, self._sleep = clock, sleep
+        self._owns_network = network is None
+        if network is None:
+            config = NetworkConfig(
+                nameservers=tuple(nameservers),
+                ca_file=ca_file,
+                allow_ip_ranges=tuple(allow_ip_ranges),
+                ip_policy=ip_policy,
+                connect_to=tuple(connect_to),
+                timeout=timeout,
+                dns=dns,
+                dns_backend=dns_backend,
+                ssl_context=ssl_context,
+                clock=clock,
+            )
+            network = Network(config)
+        self.network = network
+        # Connections (the .well-known fetch, the checker's) find addresses in our cache.
+        network.address_lookup = self._host_addresses
+        self.caches = ResolverCaches(max_cache_entries)
+        self._clock, self._sleep = network.clock, sleep
         self._rng = rng or random.Random()
-        self._well_known = WellKnownCache(max_cache_entries)
-        self._srv: TtlCache[str, SrvLookup] = TtlCache(max_cache_entries)
-        self._addresses: TtlCache[str, HostAddresses] = TtlCache(max_cache_entries)
-        self._resolutions: TtlCache[str, Resolution] = TtlCache(max_cache_entries)
-        self._session: aiohttp.ClientSession | None = None
-        self._fetcher: WellKnownFetcher | None = None
+
+    @classmethod
+    def from_config(cls, config: ResolverConfig) -> Resolver:
+        """A resolver, and the network it owns, from a typed configuration."""
+        return cls(
+            network=Network(config),
+            rng=config.rng,
+            sleep=config.sleep,
+            max_cache_entries=config.max_cache_entries,
+        )._owning()
+
+    def _owning(self) -> Resolver:
+        self._owns_network = True
+        return self
 
     async def __aenter__(self) -> Resolver:
         return self
@@ -133,57 +152,53 @@ class Resolver:
         await self.close()
 
     async def close(self) -> None:
-        """Close the HTTP session; the resolver can still be used afterwards."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = self._fetcher = None
+        """Close the HTTP session of the network it built; it can still be used afterwards."""
+        if self._owns_network:
+            await self.network.close()
 
-    async def resolve(self, server_name: str, *, skip_well_known: bool = False) -> Resolution:
-        """Find where federation traffic for ``server_name`` goes.
+    async def resolution(self, server_name: str, *, skip_well_known: bool = False) -> Resolution:
+        """Find where federation traffic for ``server_name`` goes; a failure is data.
+
+        The resolution's ``error`` says why there is no endpoint.
 
         Args:
             server_name: The server name.
             skip_well_known: Resolve as a peer that cannot fetch ``.well-known``
-                would (steps 4-6 straight away).
+                would (steps 4-6 straight away): every fetch is answered "not fetched".
+
+        Raises:
+            InvalidServerName: ``server_name`` is not a server name.
+        """
+        key = ResolverCaches.resolution_key(server_name, well_known=not skip_well_known)
+        cached = self.caches.resolutions.get(key, self._clock())
+        if cached is not None:
+            return cached[0]
+        steps = plan(ServerName.parse(server_name), self.network.policy, self._rng)
+        fresh_until = float("inf")
+        try:
+            step = next(steps)
+            while True:
+                observation, until = await self._answer(step, skip_well_known)
+                fresh_until = min(fresh_until, until)
+                step = steps.send(observation)
+        except StopIteration as done:
+            resolution: Resolution = done.value
+        if resolution.ok:
+            self.caches.resolutions.put(key, resolution, fresh_until)
+        return resolution
+
+    async def resolve(self, server_name: str, *, skip_well_known: bool = False) -> Resolution:
+        """Like :meth:`resolution`, but a discovery failure is raised.
 
         Raises:
             InvalidServerName: ``server_name`` is not a server name.
             DiscoveryError: no endpoint was found; ``exc.resolution`` says why.
         """
-        key = "\0" + server_name if skip_well_known else server_name
-        cached = self._resolutions.get(key, self._clock())
-        if cached is not None:
-            return cached[0]
-        name = ServerName.parse(server_name)
-        steps = plan(name, self._policy, self._rng, skip_well_known=skip_well_known)
-        fresh_until = float("inf")
-        try:
-            step = next(steps)
-            while True:
-                observation, until = await self._answer(step)
-                fresh_until = min(fresh_until, until)
-                step = steps.send(observation)
-        except StopIteration as done:
-            resolution: Resolution = done.value
+        resolution = await self.resolution(server_name, skip_well_known=skip_well_known)
         if resolution.error is not None:
             error = _ERRORS[resolution.error.code]
             raise error(resolution.error.message, resolution=resolution)
-        self._resolutions.put(key, resolution, fresh_until)
         return resolution
-
-    async def resolution(self, server_name: str, *, skip_well_known: bool = False) -> Resolution:
-        """Like :meth:`resolve`, but a discovery failure is returned, not raised.
-
-        The resolution's ``error`` then says why there is no endpoint.
-
-        Raises:
-            InvalidServerName: ``server_name`` is not a server name.
-        """
-        try:
-            return await self.resolve(server_name, skip_well_known=skip_well_known)
-        except DiscoveryError as exc:
-            assert exc.resolution is not None  # resolve() always attaches it
-            return exc.resolution
 
     async def resolve_all(
         self, server_names: Iterable[str], *, concurrency: int = 50
@@ -211,29 +226,14 @@ class Resolver:
 
     def flush(self, server_name: str | None = None) -> None:
         """Forget everything cached, or only what concerns one server name."""
-        if server_name is None:
-            for cache in (self._well_known, self._srv, self._addresses, self._resolutions):
-                cache.clear()
-            return
-        host = ServerName.parse(server_name).lookup_name
-        stale = self._resolutions.get_stale(server_name)
-        self._resolutions.pop(server_name)
-        self._resolutions.pop("\0" + server_name)  # the variant without .well-known
-        self._well_known.pop(host)
-        hosts = {host}
-        if stale is not None:
-            resolution = stale[0]
-            hosts |= {lookup.name.split(".", 2)[2] for lookup in resolution.srv}
-            hosts |= {endpoint.target for endpoint in resolution.endpoints}
-        for name in hosts:
-            self._addresses.pop(name)
-            for service in ("_matrix-fed._tcp", "_matrix._tcp"):
-                self._srv.pop(f"{service}.{name}")
+        self.caches.flush(server_name)
 
     # --- answering the core's questions ---------------------------------------
 
-    async def _answer(self, step: Step) -> tuple[Observation, float]:
+    async def _answer(self, step: Step, skip_well_known: bool) -> tuple[Observation, float]:
         if isinstance(step, FetchWellKnown):
+            if skip_well_known:
+                return WellKnownResult.not_fetched(step.hostname), float("inf")
             return await self._fetch_well_known(step.hostname)
         if isinstance(step, LookupSrv):
             return await self._lookup_srv(step.name)
@@ -242,100 +242,51 @@ class Resolver:
         return AddressAnswers(tuple(answer for answer, _ in answers)), until
 
     async def _fetch_well_known(self, hostname: str) -> tuple[WellKnownResult, float]:
-        now = self._clock()
-        cached = self._well_known.fresh(hostname, now)
+        cache, now = self.caches.well_known, self._clock()
+        cached = cache.fresh(hostname, now)
         if cached is not None:
             result, refresh_at = cached
             return replace(result, from_cache=True), refresh_at
-        fetcher = self._get_fetcher()
-        for attempt in range(self._well_known.attempts(hostname, now)):
+        for attempt in range(cache.attempts(hostname, now)):
             if attempt:
                 await self._sleep(WELL_KNOWN_RETRY_INTERVAL)
-            fetched = await fetcher.fetch(hostname)
+            fetched = await self.network.fetch_well_known(hostname)
             if not fetched.retryable:
                 break
-        return self._well_known.record(
-            fetched.result, fetched.header_period, self._clock(), self._rng
-        )
+        return cache.record(fetched.result, fetched.header_period, self._clock(), self._rng)
 
     async def _lookup_srv(self, name: str) -> tuple[SrvLookup, float]:
-        now = self._clock()
-        cached = self._srv.get(name, now)
+        cache, now = self.caches.srv, self._clock()
+        cached = cache.get(name, now)
         if cached is not None:
             return replace(cached[0], from_cache=True), cached[1]
         try:
-            records, ttl = await self._dns.srv(name)
+            records, ttl = await self.network.dns.srv(name)
         except DnsLookupError as exc:
             # Like Synapse: a failing DNS server does not take down a name
             # whose records we saw before (docs/design.md §5.4).
-            stale = self._srv.get_stale(name)
+            stale = cache.get_stale(name)
             if stale is not None:
                 return replace(stale[0], error=str(exc), stale=True), now
             return SrvLookup(name, (), error=str(exc)), now
         lookup = SrvLookup(name, records)
-        self._srv.put(name, lookup, now + ttl)
+        cache.put(name, lookup, now + ttl)
         return lookup, now + ttl
 
     async def _lookup_addresses(self, host: str) -> tuple[HostAddresses, float]:
-        now = self._clock()
-        cached = self._addresses.get(host, now)
+        cache, now = self.caches.addresses, self._clock()
+        cached = cache.get(host, now)
         if cached is not None:
             return replace(cached[0], from_cache=True), cached[1]
-        found = await self._dns.addresses(host)
+        found = await self.network.dns.addresses(host)
         answer = HostAddresses(host, found.addresses, found.aliases, found.error)
         if found.error is None:
-            self._addresses.put(host, answer, now + found.ttl)
+            cache.put(host, answer, now + found.ttl)
         return answer, now + found.ttl if found.error is None else now
 
     async def _host_addresses(self, host: str) -> HostAddresses:
         answer, _ = await self._lookup_addresses(host)
         return answer
-
-    def http_session(self) -> aiohttp.ClientSession:
-        """The resolver's HTTP session: its DNS, IP policy, ``connect_to`` and trust store.
-
-        For other requests that must obey the same rules (the checker's).
-        """
-        self._get_fetcher()
-        assert self._session is not None
-        return self._session
-
-    @property
-    def ssl_context(self) -> ssl.SSLContext:
-        """The client TLS context (system trust store or the CA file)."""
-        return self._ssl
-
-    @property
-    def policy(self) -> Policy:
-        """The IP policy and ``connect_to`` rules."""
-        return self._policy
-
-    async def addresses(self, host: str) -> HostAddresses:
-        """The (cached) A and AAAA answers for a host."""
-        return await self._host_addresses(host)
-
-    def _get_fetcher(self) -> WellKnownFetcher:
-        if self._fetcher is None:
-            connector = aiohttp.TCPConnector(
-                resolver=DiscoveryResolver(self._host_addresses, self._policy),
-                # The IP policy at the socket: aiohttp skips the resolver for IP literals.
-                socket_factory=checked_socket_factory(self._policy.ip_policy),
-                ssl=self._ssl,
-                use_dns_cache=False,  # every connection is resolved (and checked) anew
-                limit=0,
-                # Each host is asked once a day at most: a kept-alive connection
-                # only helps the redirects of one fetch. Idle TLS connections to
-                # thousands of hosts held hundreds of MiB in bulk checks.
-                keepalive_timeout=1.0,
-            )
-            self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
-            self._fetcher = WellKnownFetcher(
-                self._session,
-                timeout=self._timeout,
-                clock=self._clock,
-                user_agent=f"matrix-delegation/{__version__}",
-            )
-        return self._fetcher
 
 
 def resolve_server_name(server_name: str, **options: object) -> Resolution:

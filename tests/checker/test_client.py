@@ -49,12 +49,12 @@ def client_file(document: object, **headers: str) -> Reply:
 
 async def check(sandbox: Sandbox, timeout: float = 2.0) -> ClientReport:
     async with Resolver(**sandbox.resolver_options()) as resolver:
-        return await check_client(resolver, NAME, timeout=timeout)
+        return await check_client(resolver.network, NAME, timeout=timeout)
 
 
 async def support(sandbox: Sandbox, timeout: float = 2.0) -> SupportReport:
     async with Resolver(**sandbox.resolver_options()) as resolver:
-        return await check_support(resolver, NAME, timeout=timeout)
+        return await check_support(resolver.network, NAME, timeout=timeout)
 
 
 def codes(report: ClientReport | SupportReport) -> list[str]:
@@ -326,7 +326,7 @@ async def test_untrusted_certificate_is_unreachable(sandbox: Sandbox) -> None:
 
 async def test_hostname_without_address_is_unreachable(sandbox: Sandbox) -> None:
     async with Resolver(**sandbox.resolver_options()) as resolver:
-        report = await check_client(resolver, "nowhere.test", timeout=2)
+        report = await check_client(resolver.network, "nowhere.test", timeout=2)
     assert report.outcome == "FAIL_PROMPT"
     assert "nowhere.test" in only(report, "client-unreachable")
 

@@ -34,7 +34,8 @@ from matrix_delegation._core.model import (
     WellKnownResult,
 )
 from matrix_delegation._core.plan import MAX_ADDRESSES_PER_HOST
-from matrix_delegation.checker.certs import CertificateInfo
+from matrix_delegation._io.certs import CertificateInfo
+from matrix_delegation._io.probe import EndpointProbe, HttpResult, TlsInfo
 from matrix_delegation.checker.client import (
     Fetched,
     Hop,
@@ -45,7 +46,6 @@ from matrix_delegation.checker.client import (
 from matrix_delegation.checker.codes import ALL, CLIENT, FEDERATION
 from matrix_delegation.checker.endpoint_rules import judge_endpoint
 from matrix_delegation.checker.judge import judge
-from matrix_delegation.checker.probe import EndpointProbe, HttpResult, TlsInfo
 from matrix_delegation.checker.report import EndpointReport, Facts, FallbackFacts
 from matrix_delegation.sandbox.homeserver import key_response
 from matrix_delegation.web.app import timed_out

@@ -17,10 +17,10 @@ from matrix_delegation import Resolver
 from matrix_delegation._core.ipfilter import IpPolicy
 from matrix_delegation._io.connect import BlockedAddressError, open_checked_connection
 from matrix_delegation._io.dns import DnspythonBackend
+from matrix_delegation._io.probe import probe_endpoint
 from matrix_delegation.checker.check import check_server
 from matrix_delegation.checker.client import fetch
 from matrix_delegation.checker.output import report_json
-from matrix_delegation.checker.probe import probe_endpoint
 from matrix_delegation.sandbox.world import Sandbox
 
 BLOCK_ALL = IpPolicy.default()
@@ -133,5 +133,5 @@ async def test_broken_http_is_described_in_plain_words(
 ) -> None:
     base, _ = broken_http
     async with Resolver(**sandbox.resolver_options(timeout=3.0)) as resolver:
-        fetched = await fetch(resolver.http_session(), base + path, timeout=3.0)
+        fetched = await fetch(resolver.network, base + path, timeout=3.0)
     assert fetched.error == reason

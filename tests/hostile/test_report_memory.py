@@ -17,9 +17,9 @@ import signedjson.key
 import signedjson.sign
 
 from matrix_delegation import Resolver
+from matrix_delegation._io.probe import BODY_EXCERPT, HttpResult
 from matrix_delegation.checker.check import check_server
 from matrix_delegation.checker.output import report_json
-from matrix_delegation.checker.probe import BODY_EXCERPT, HttpResult
 from matrix_delegation.sandbox import Reply
 from matrix_delegation.sandbox.homeserver import KEYS_PATH, VERSION_PATH, key_response
 from matrix_delegation.sandbox.world import Sandbox

@@ -22,6 +22,7 @@ from matrix_delegation import Resolver
 from matrix_delegation._cli import main
 from matrix_delegation.checker.check import check_server
 from matrix_delegation.checker.output import report_json
+from matrix_delegation.resolver import ResolverConfig
 from matrix_delegation.sandbox import Reply
 from matrix_delegation.web.app import WebSettings, create_app
 
@@ -190,7 +191,8 @@ async def test_resolve_command_refuses_an_m_server_literal(
 
 
 async def web_get(hostile: Hostile, path: str, *allowed: str) -> dict[str, Any]:
-    settings = WebSettings(resolver_options=hostile.options(*allowed), check_timeout=3.0)
+    config = ResolverConfig(**hostile.options(*allowed))
+    settings = WebSettings(resolver_options=config, check_timeout=3.0)
     client: TestClient[Any, Any] = TestClient(TestServer(create_app(settings), host="127.0.0.1"))
     await client.start_server()
     try:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from matrix_delegation.resolver import ResolverConfig
 from matrix_delegation.sandbox.world import Sandbox
 from matrix_delegation.web.app import WebSettings, create_app
 
@@ -46,7 +47,8 @@ async def web_client(sandbox: Sandbox) -> AsyncIterator[MakeClient]:
         resolver_options: dict[str, Any] | None = None, **settings: Any
     ) -> TestClient[Any, Any]:
         options = resolver_options or sandbox.resolver_options(timeout=3.0)
-        app = create_app(WebSettings(resolver_options=options, **{**TEST_SETTINGS, **settings}))
+        config = ResolverConfig(**options)
+        app = create_app(WebSettings(resolver_options=config, **{**TEST_SETTINGS, **settings}))
         client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1"))
         await client.start_server()
         clients.append(client)

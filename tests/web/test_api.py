@@ -385,9 +385,9 @@ def test_web_keeps_the_default_blocklist() -> None:
     args = argparse.Namespace(
         dns_server=[], ca_file=None, allow_ip_range=[], connect_to=[], timeout=10.0
     )
-    assert settings_from_args(args).resolver_options["allow_ip_ranges"] == []
+    assert settings_from_args(args).resolver_options.allow_ip_ranges == ()
     args.allow_ip_range = ["127.0.0.2/32"]
-    assert settings_from_args(args).resolver_options["allow_ip_ranges"] == ["127.0.0.2/32"]
+    assert settings_from_args(args).resolver_options.allow_ip_ranges == ("127.0.0.2/32",)
 
 
 def _skip_without_port_443(sandbox: Sandbox) -> None:

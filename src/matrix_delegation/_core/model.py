@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
+from .failures import FailureCode
 from .names import ServerName
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "Endpoint",
     "Fact",
     "Failure",
+    "FailureCode",
     "FetchWellKnown",
     "HostAddresses",
     "LookupAddresses",
@@ -62,10 +64,26 @@ class Route(StrEnum):
         """The step number in the spec, e.g. ``"3.3"``."""
         return _SPEC_STEPS[self]
 
+    @property
+    def via_well_known(self) -> bool:
+        """Whether ``.well-known`` delegated (steps 3.1-3.5)."""
+        return self.value.startswith("well-known/")
+
+    @property
+    def via_srv(self) -> bool:
+        """Whether SRV records chose the targets (steps 3.3, 3.4, 4 and 5)."""
+        return self in _SRV
+
+    @property
+    def legacy_srv(self) -> bool:
+        """Whether the deprecated ``_matrix._tcp`` record chose the targets (3.4 and 5)."""
+        return self in (Route.SRV_LEGACY, Route.WELL_KNOWN_SRV_LEGACY)
+
 
 _SPEC_STEPS = dict(
     zip(Route, ("1", "2", "3.1", "3.2", "3.3", "3.4", "3.5", "4", "5", "6"), strict=True)
 )
+_SRV = frozenset({Route.SRV, Route.SRV_LEGACY, Route.WELL_KNOWN_SRV, Route.WELL_KNOWN_SRV_LEGACY})
 
 
 # --- questions ---------------------------------------------------------------
@@ -117,7 +135,9 @@ class WellKnownResult:
         error_kind: What kind of failure, for programs: ``status``,
             ``server-error``, ``not-json``, ``no-m-server``, ``invalid-m-server``,
             ``redirect-http``, ``redirect-loop``, ``too-many-redirects``,
-            ``redirect-no-location``, ``too-large``, ``timeout`` or ``unreachable``.
+            ``redirect-no-location``, ``too-large``, ``timeout`` or ``unreachable``;
+            ``not-fetched`` when the driver did not fetch the file at all
+            (:meth:`not_fetched`).
     """
 
     hostname: str
@@ -142,6 +162,20 @@ class WellKnownResult:
     def valid(self) -> bool:
         """Whether the response delegates to a valid server name."""
         return self.delegated_server is not None
+
+    @classmethod
+    def not_fetched(cls, hostname: str) -> WellKnownResult:
+        """The answer of a driver that does not fetch the file (as a peer that cannot)."""
+        return cls(hostname, None, None, None, "not fetched", error_kind=NOT_FETCHED)
+
+    @property
+    def fetched(self) -> bool:
+        """Whether the file was asked for (False for :meth:`not_fetched`)."""
+        return self.error_kind != NOT_FETCHED
+
+
+#: The ``error_kind`` of :meth:`WellKnownResult.not_fetched`.
+NOT_FETCHED = "not-fetched"
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +253,7 @@ class Endpoint:
 class Failure:
     """Why discovery found no endpoint: a stable code and a message."""
 
-    code: str
+    code: FailureCode
     message: str
 
 

@@ -14,6 +14,7 @@ import ipaddress
 import random
 from collections.abc import Generator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .ipfilter import IpPolicy
 from .model import (
@@ -22,6 +23,7 @@ from .model import (
     Endpoint,
     Fact,
     Failure,
+    FailureCode,
     FetchWellKnown,
     HostAddresses,
     Level,
@@ -49,14 +51,23 @@ __all__ = [
 
 Plan = Generator[Step, Observation, Resolution]
 
-# (route for _matrix-fed, route for _matrix, route without SRV), by whose name is resolved.
-_SRV_ROUTES = (Route.SRV, Route.SRV_LEGACY, Route.DEFAULT_PORT)
-_WELL_KNOWN_SRV_ROUTES = (
-    Route.WELL_KNOWN_SRV,
-    Route.WELL_KNOWN_SRV_LEGACY,
-    Route.WELL_KNOWN_DEFAULT_PORT,
+
+class _SrvRoutes(NamedTuple):
+    """The routes of steps 4-6 (or 3.3-3.5): by which SRV service, or none, targets come."""
+
+    fed: Route  # _matrix-fed._tcp
+    legacy: Route  # _matrix._tcp (deprecated)
+    default_port: Route  # no SRV record: the hostname on port 8448
+
+    def by_service(self) -> tuple[tuple[str, Route], tuple[str, Route]]:
+        """The SRV services to look up, in order, with the route each one gives."""
+        return (("_matrix-fed._tcp", self.fed), ("_matrix._tcp", self.legacy))
+
+
+_SRV_ROUTES = _SrvRoutes(Route.SRV, Route.SRV_LEGACY, Route.DEFAULT_PORT)
+_WELL_KNOWN_SRV_ROUTES = _SrvRoutes(
+    Route.WELL_KNOWN_SRV, Route.WELL_KNOWN_SRV_LEGACY, Route.WELL_KNOWN_DEFAULT_PORT
 )
-_SRV_SERVICES = ("_matrix-fed._tcp", "_matrix._tcp")
 #: Targets beyond this many (in RFC 2782 order) are not resolved.
 MAX_SRV_TARGETS = 32
 #: Addresses of one host beyond this many (in Happy Eyeballs order) are not used: real
@@ -128,24 +139,23 @@ class _Notes:
         )
 
 
-def plan(
-    name: ServerName, policy: Policy, rng: random.Random, *, skip_well_known: bool = False
-) -> Plan:
+def plan(name: ServerName, policy: Policy, rng: random.Random) -> Plan:
     """Resolve a parsed server name; see the module docstring for the protocol.
 
-    With ``skip_well_known``, step 3 is treated as failed without asking: the
-    route a peer takes when it cannot fetch (or has cached a failure of) the
-    ``.well-known`` file. The checker uses it to test that fallback.
+    A driver that answers :class:`FetchWellKnown` with
+    :meth:`WellKnownResult.not_fetched` gets the route a peer takes when it
+    cannot fetch (or has cached a failure of) the ``.well-known`` file: the
+    checker uses it to test that fallback.
     """
     notes = _Notes(str(name))
-    choice = yield from _choose_route(name, notes, rng, skip_well_known)
+    choice = yield from _choose_route(name, notes, rng)
     if isinstance(choice, _Failed):
         return notes.resolution(choice)
     return (yield from _find_endpoints(choice, notes, policy))
 
 
 def _choose_route(
-    name: ServerName, notes: _Notes, rng: random.Random, skip_well_known: bool
+    name: ServerName, notes: _Notes, rng: random.Random
 ) -> Generator[Step, Observation, _Choice | _Failed]:
     if name.is_ip_literal:
         notes.note("1", "an IP literal: connect to it directly, with no SNI")
@@ -153,11 +163,11 @@ def _choose_route(
     if name.port is not None:
         notes.note("2", "an explicit port: resolve the hostname and use that port")
         return _direct(Route.EXPLICIT_PORT, name)
-    if skip_well_known:
-        notes.note("3", ".well-known not consulted (as by a peer that cannot fetch it)")
-        return (yield from _srv_or_default(name, notes, rng, _SRV_ROUTES))
     well_known = yield FetchWellKnown(name.lookup_name)
     assert isinstance(well_known, WellKnownResult)
+    if not well_known.fetched:
+        notes.note("3", ".well-known not consulted (as by a peer that cannot fetch it)")
+        return (yield from _srv_or_default(name, notes, rng, _SRV_ROUTES))
     notes.well_known = well_known
     delegated = well_known.delegated_server
     if delegated is None:
@@ -181,11 +191,11 @@ def _direct(route: Route, name: ServerName) -> _Choice:
 
 
 def _srv_or_default(
-    name: ServerName, notes: _Notes, rng: random.Random, routes: tuple[Route, Route, Route]
+    name: ServerName, notes: _Notes, rng: random.Random, routes: _SrvRoutes
 ) -> Generator[Step, Observation, _Choice | _Failed]:
     """Steps 3.3-3.5 or 4-6. Host and certificate stay on ``name``, not the SRV target."""
     host_header, tls_server_name = name.hostname, name.lookup_name
-    for service, route in zip(_SRV_SERVICES, routes[:2], strict=True):
+    for service, route in routes.by_service():
         lookup = yield LookupSrv(f"{service}.{name.lookup_name}")
         assert isinstance(lookup, SrvLookup)
         notes.srv.append(lookup)
@@ -194,17 +204,19 @@ def _srv_or_default(
             # Only "no such record" moves on; a broken DNS server must not
             # silently send traffic to another place.
             notes.note(step, "the SRV lookup failed: discovery stops", lookup, "error")
-            failure = Failure("dns-error", f"SRV lookup {lookup.name} failed: {lookup.error}")
+            failure = Failure(
+                FailureCode.DNS_ERROR, f"SRV lookup {lookup.name} failed: {lookup.error}"
+            )
             return _Failed(failure, None, host_header, tls_server_name)
         if lookup.stale:
             notes.note(step, "DNS failed: using the expired cached answer", lookup, "warning")
         if service_unavailable(lookup.records):
             notes.note(step, 'the sole SRV target is ".": no service here', lookup, "error")
-            failure = Failure("service-unavailable", f'{lookup.name} has the target "."')
+            failure = Failure(FailureCode.SERVICE_UNAVAILABLE, f'{lookup.name} has the target "."')
             return _Failed(failure, route, host_header, tls_server_name)
         records = usable_records(lookup.records)
         if records:
-            legacy = route in (Route.SRV_LEGACY, Route.WELL_KNOWN_SRV_LEGACY)
+            legacy = route.legacy_srv
             rule = (
                 "SRV records found (the deprecated _matrix._tcp)" if legacy else "SRV records found"
             )
@@ -221,9 +233,10 @@ def _srv_or_default(
                 targets = targets[:MAX_SRV_TARGETS]
             return _Choice(route, host_header, tls_server_name, targets)
         notes.note(step, "no SRV records", lookup)
-    notes.note(routes[2].spec_step, "no SRV records: the hostname on port 8448")
+    default = routes.default_port
+    notes.note(default.spec_step, "no SRV records: the hostname on port 8448")
     return _Choice(
-        routes[2], host_header, tls_server_name, [(name.lookup_name, DEFAULT_FEDERATION_PORT)]
+        default, host_header, tls_server_name, [(name.lookup_name, DEFAULT_FEDERATION_PORT)]
     )
 
 
@@ -241,9 +254,9 @@ def _find_endpoints(choice: _Choice, notes: _Notes, policy: Policy) -> Plan:
         reply = yield LookupAddresses(names)
         assert isinstance(reply, AddressAnswers)
         answers = {answer.host: answer for answer in reply.hosts}
-    via_srv = choice.route in (*_SRV_ROUTES[:2], *_WELL_KNOWN_SRV_ROUTES[:2])
+    via_srv = choice.route.via_srv
     endpoints: list[Endpoint] = []
-    problems: set[str] = set()
+    problems: set[FailureCode] = set()
     for (target, _), (host, port) in zip(choice.targets, real, strict=True):
         answer = answers.get(host)
         addresses = answer.addresses if answer else (host,)
@@ -256,18 +269,15 @@ def _find_endpoints(choice: _Choice, notes: _Notes, policy: Policy) -> Plan:
         unique = unique[:MAX_ENDPOINTS]
     if unique:
         return notes.resolution(choice, unique)
-    code = next((c for c in ("blocked-address", "dns-error") if c in problems), "no-address")
-    failure = Failure(code, _NO_ENDPOINT_MESSAGES[code])
+    code = next((c for c in _NO_ENDPOINT_ORDER if c in problems), FailureCode.NO_ADDRESS)
+    failure = Failure(code, code.message)
     return notes.resolution(
         _Failed(failure, choice.route, choice.host_header, choice.tls_server_name)
     )
 
 
-_NO_ENDPOINT_MESSAGES = {
-    "blocked-address": "every address found is in the IP blocklist",
-    "dns-error": "the address lookup failed",
-    "no-address": "no target has an IPv4 or IPv6 address",
-}
+#: When targets fail differently, the first of these that applies is the failure.
+_NO_ENDPOINT_ORDER = (FailureCode.BLOCKED_ADDRESS, FailureCode.DNS_ERROR)
 
 
 def _check_addresses(
@@ -277,7 +287,7 @@ def _check_addresses(
     via_srv: bool,
     notes: _Notes,
     policy: Policy,
-    problems: set[str],
+    problems: set[FailureCode],
 ) -> tuple[str, ...]:
     """The usable addresses of one target, noting what is wrong with them."""
     if answer is not None:
@@ -292,18 +302,18 @@ def _check_addresses(
                 Fact.SRV_TARGET_ALIAS,
             )
         if answer.error and not addresses:
-            problems.add("dns-error")
+            problems.add(FailureCode.DNS_ERROR)
             notes.note(step, "the address lookup failed", answer, "error")
             return ()
         if not addresses:
-            problems.add("no-address")
+            problems.add(FailureCode.NO_ADDRESS)
             notes.note(step, "no A or AAAA records", answer, "error")
             return ()
     for ip in addresses:
         refusal = policy.ip_policy.refusal(ip)
         if refusal is not None:
             # DNS-rebinding safety: one blocked address disqualifies the whole name.
-            problems.add("blocked-address")
+            problems.add(FailureCode.BLOCKED_ADDRESS)
             host = answer.host if answer else ip
             notes.note(step, f"{refusal}: {host} is not used", answer, "error")
             return ()

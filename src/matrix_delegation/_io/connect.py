@@ -21,20 +21,23 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from aiohappyeyeballs import AddrInfoType, SocketFactoryType
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from .._core.ipfilter import IpPolicy
 from .._core.model import HostAddresses
-from .._core.overrides import apply_connect_to
+from .._core.overrides import ConnectTo, apply_connect_to
 from .._core.plan import Policy
 
 __all__ = [
     "BlockedAddressError",
+    "Destination",
     "DiscoveryResolver",
     "NoAddressError",
     "checked_socket_factory",
+    "find_destination",
     "open_checked_connection",
 ]
 
@@ -102,6 +105,56 @@ async def open_checked_connection(
         raise
 
 
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where a connection to ``host:port`` goes: ``--connect-to`` applied, addresses allowed.
+
+    Attributes:
+        host: The host connected to (another one when a rule applied).
+        port: The port connected to.
+        addresses: Its addresses, every one allowed by the IP policy.
+        rule: The ``--connect-to`` rule that applied, or None.
+    """
+
+    host: str
+    port: int
+    addresses: tuple[str, ...]
+    rule: ConnectTo | None
+
+
+async def find_destination(
+    lookup: AddressLookup, policy: Policy, host: str, port: int
+) -> Destination:
+    """Apply ``--connect-to``, look the host up, and check every address against the policy.
+
+    Raises:
+        BlockedAddressError: an address is blocked; one disqualifies the name
+            (Synapse's rule), so DNS rebinding cannot slip past.
+        NoAddressError: the host has no address.
+    """
+    real_host, real_port, rule = apply_connect_to(policy.connect_to, host, port)
+    addresses = await _addresses(lookup, real_host)
+    ip_policy = policy.ip_policy
+    for ip in addresses:
+        network = ip_policy.blocked_by(ip)
+        if network is None:
+            continue
+        blocked = f"in the blocked range {ip_policy.describe(network)}"
+        if _is_ip(real_host):
+            raise BlockedAddressError(f"{ip} is {blocked}")
+        raise BlockedAddressError(f"{real_host} has the address {ip}, {blocked}")
+    return Destination(real_host, real_port, addresses, rule)
+
+
+async def _addresses(lookup: AddressLookup, host: str) -> tuple[str, ...]:
+    if _is_ip(host):
+        return (str(ipaddress.ip_address(host)),)
+    answer = await lookup(host if host.islower() else host.lower())
+    if not answer.addresses:
+        raise NoAddressError(f"{host}: {answer.error or 'no A or AAAA records'}")
+    return answer.addresses
+
+
 class DiscoveryResolver(AbstractResolver):
     """An aiohttp resolver backed by discovery's DNS lookup and policy."""
 
@@ -112,40 +165,21 @@ class DiscoveryResolver(AbstractResolver):
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        real_host, real_port, _ = apply_connect_to(self._policy.connect_to, host, port)
-        addresses = await self._addresses(real_host)
-        ip_policy = self._policy.ip_policy
-        for ip in addresses:
-            network = ip_policy.blocked_by(ip)
-            if network is None:
-                continue
-            # One blocked address disqualifies the name (Synapse's rule).
-            blocked = f"in the blocked range {ip_policy.describe(network)}"
-            if _is_ip(real_host):
-                raise BlockedAddressError(f"{ip} is {blocked}")
-            raise BlockedAddressError(f"{real_host} has the address {ip}, {blocked}")
+        destination = await find_destination(self._lookup, self._policy, host, port)
         return [
             ResolveResult(
                 hostname=host,
                 host=ip,
-                port=real_port,
+                port=destination.port,
                 family=socket.AF_INET6 if ":" in ip else socket.AF_INET,
                 proto=0,
                 flags=socket.AI_NUMERICHOST,
             )
-            for ip in addresses
+            for ip in destination.addresses
         ]
 
     async def close(self) -> None:
-        """Nothing to release: the lookup belongs to the resolver."""
-
-    async def _addresses(self, host: str) -> tuple[str, ...]:
-        if _is_ip(host):
-            return (str(ipaddress.ip_address(host)),)
-        answer = await self._lookup(host if host.islower() else host.lower())
-        if not answer.addresses:
-            raise NoAddressError(f"{host}: {answer.error or 'no A or AAAA records'}")
-        return answer.addresses
+        """Nothing to release: the lookup belongs to the network."""
 
 
 def _is_ip(host: str) -> bool:

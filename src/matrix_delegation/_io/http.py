@@ -1,24 +1,27 @@
-"""The ``.well-known/matrix/server`` fetch with aiohttp.
+"""The one HTTP GET of the program (aiohttp), and the ``.well-known/matrix/server`` fetch on it.
 
-HTTPS on port 443 with normal certificate validation for the hostname;
-redirects followed by hand so that every hop is checked (https only, no loop,
-at most 10 hops) and resolved through the same policy; a 50 KiB body cap,
-checked on ``Content-Length`` and while streaming; one deadline for the whole
-fetch. aiohttp's exceptions become a reason in the result.
+:func:`http_get` follows redirects by hand so that every hop is checked
+(https only, no loop, at most 10 hops) and connected through the network's
+DNS, IP policy and ``--connect-to`` rules; it caps the body (by
+``Content-Length`` and while streaming), runs under one deadline for the
+whole chain, records the status and headers of every hop, and turns
+aiohttp's exceptions into a reason and a kind. It never raises for what the
+remote side does. The server file (:func:`read_well_known`) and the
+checker's client and support files are fetched with it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ssl
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Final
 
 import aiohttp
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from .._core.cache import cache_period_from_headers
-from .._core.model import WellKnownResult, well_known_url
+from .._core.model import WellKnownResult
 from .._core.wellknown import (
     REDIRECT_STATUSES,
     WELL_KNOWN_MAX_SIZE,
@@ -29,7 +32,140 @@ from .._core.wellknown import (
 )
 from .connect import BlockedAddressError
 
-__all__ = ["Fetched", "WellKnownFetcher", "describe_client_error", "tls_reason"]
+__all__ = [
+    "Fetched",
+    "HttpFetch",
+    "HttpHop",
+    "describe_client_error",
+    "http_get",
+    "read_well_known",
+    "tls_reason",
+]
+
+_NO_HEADERS: Final[Mapping[str, str]] = CIMultiDictProxy(CIMultiDict())
+#: The kinds of :attr:`HttpFetch.kind` that may go away on a retry.
+_RETRYABLE = frozenset({"timeout", "unreachable"})
+
+
+@dataclass(frozen=True, slots=True)
+class HttpHop:
+    """One URL requested: its status and headers, or None and none when no response came."""
+
+    url: str
+    status: int | None
+    headers: Mapping[str, str] = field(default_factory=lambda: _NO_HEADERS, hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpFetch:
+    """One GET with its redirects followed.
+
+    Attributes:
+        url: The first URL requested.
+        hops: Every URL requested, in order; the last one without a status is
+            where the fetch broke.
+        body: The final response's body (empty on failure or for a redirect).
+        error: Why there is no final response; None when there is one.
+        kind: The kind of error: a :class:`~._core.wellknown.RedirectRefused`
+            kind (``redirect-http``, ...), ``too-large``, ``timeout`` or ``unreachable``.
+        temporary: Whether the error may go away by itself.
+    """
+
+    url: str
+    hops: tuple[HttpHop, ...]
+    body: bytes = b""
+    error: str | None = None
+    kind: str | None = None
+    temporary: bool = False
+
+    @property
+    def status(self) -> int | None:
+        """The last HTTP status received; None when none came."""
+        return next((hop.status for hop in reversed(self.hops) if hop.status is not None), None)
+
+    @property
+    def redirect_statuses(self) -> tuple[int, ...]:
+        """The status of each redirect response, in order (a refused one included)."""
+        return tuple(h.status for h in self.hops if h.status in REDIRECT_STATUSES)
+
+    @property
+    def retryable(self) -> bool:
+        """Whether trying again soon may succeed (a timeout, a failed connection)."""
+        return self.kind in _RETRYABLE
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _always(status: int) -> bool:
+    return True
+
+
+async def http_get(
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    timeout: float,
+    max_body: int = WELL_KNOWN_MAX_SIZE,
+    refuse_oversized: Callable[[int], bool] = _always,
+) -> HttpFetch:
+    """GET ``url``, following redirects by hand; never raises for what the server does.
+
+    Redirects (301, 302, 303, 307, 308) are followed: https only, no loop, at
+    most 10. The whole fetch, redirects and body included, runs under one
+    ``timeout``. A body over ``max_body`` makes the fetch fail (``too-large``)
+    when ``refuse_oversized(status)``, else it is cut there (empty when
+    ``Content-Length`` says so already).
+    """
+    hops: list[HttpHop] = []  # the hop in flight has no status until its response comes
+    visited = [url]
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                hops.append(HttpHop(visited[-1], None))
+                async with session.get(
+                    visited[-1], allow_redirects=False, headers=headers
+                ) as response:
+                    hops[-1] = HttpHop(visited[-1], response.status, response.headers)
+                    if response.status not in REDIRECT_STATUSES:
+                        refuse = refuse_oversized(response.status)
+                        body = await _read_body(response, max_body, refuse)
+                        return HttpFetch(url, tuple(hops), body)
+                    location = response.headers.get("Location")
+                visited.append(next_redirect(visited[-1], location, tuple(visited)))
+    except RedirectRefused as exc:
+        return HttpFetch(url, tuple(hops), b"", exc.reason, exc.kind, exc.temporary)
+    except _TooLarge:
+        reason = f"body larger than {max_body} bytes"
+        return HttpFetch(url, tuple(hops), b"", reason, "too-large", True)
+    except TimeoutError:
+        return HttpFetch(url, tuple(hops), b"", f"timed out after {timeout:g} s", "timeout", True)
+    except (aiohttp.ClientError, OSError, ValueError) as exc:
+        # ValueError: aiohttp's InvalidURL and IDNA failures on a strange Location.
+        reason = describe_client_error(exc)
+        return HttpFetch(url, tuple(hops), b"", reason, "unreachable", True)
+
+
+async def _read_body(response: aiohttp.ClientResponse, max_body: int, refuse: bool) -> bytes:
+    """The body, at most ``max_body`` bytes: refused when ``refuse``, else cut there."""
+    length = response.content_length
+    if length is not None and length > max_body:
+        if refuse:
+            raise _TooLarge
+        return b""
+    body = bytearray()
+    async for chunk in response.content.iter_any():
+        body += chunk
+        if len(body) > max_body:
+            if refuse:
+                raise _TooLarge
+            return bytes(body[:max_body])
+    return bytes(body)
+
+
+# --- the server file ------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,105 +177,36 @@ class Fetched:
     retryable: bool = False
 
 
-class _BodyTooLarge(Exception):
-    pass
+def read_well_known(hostname: str, fetched: HttpFetch, now: float) -> Fetched:
+    """Judge what :func:`http_get` got from ``https://<hostname>/.well-known/matrix/server``."""
+    redirects = tuple(hop.url for hop in fetched.hops[1:])
+    if fetched.error is None:
+        final = fetched.hops[-1]
+        assert final.status is not None
+        result = read_response(hostname, final.status, fetched.body, redirects)
+        period = cache_period_from_headers(final.headers.items(), now) if result.valid else None
+        judged = Fetched(result, period, retryable=result.temporary)
+    else:
+        judged = Fetched(_failure(hostname, fetched, redirects), None, fetched.retryable)
+    statuses = fetched.redirect_statuses
+    if not statuses:
+        return judged
+    return replace(judged, result=replace(judged.result, redirect_statuses=statuses))
 
 
-@dataclass(frozen=True, slots=True)
-class _Failure:
-    reason: str
-    kind: str
-    temporary: bool
-    retry: bool
-
-
-class WellKnownFetcher:
-    """Fetches ``https://<hostname>/.well-known/matrix/server`` with a shared session."""
-
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        *,
-        timeout: float,
-        clock: Callable[[], float],
-        user_agent: str,
-    ) -> None:
-        self._session = session
-        self._timeout = timeout
-        self._clock = clock
-        self._headers = {"User-Agent": user_agent}
-
-    async def fetch(self, hostname: str) -> Fetched:
-        """Fetch and judge the file; never raises for anything the remote side does."""
-        visited = [well_known_url(hostname)]
-        hops: list[int] = []  # the status of each redirect, for the report
-        fetched = await self._follow(hostname, visited, hops)
-        if hops:
-            fetched = replace(
-                fetched, result=replace(fetched.result, redirect_statuses=tuple(hops))
-            )
-        return fetched
-
-    async def _follow(self, hostname: str, visited: list[str], hops: list[int]) -> Fetched:
-        status: int | None = None
-        try:
-            async with asyncio.timeout(self._timeout):
-                while True:
-                    status, headers, body = await self._get(visited[-1])
-                    if status not in REDIRECT_STATUSES:
-                        break
-                    hops.append(status)
-                    visited.append(
-                        next_redirect(visited[-1], headers.get("Location"), tuple(visited))
-                    )
-        except RedirectRefused as exc:
-            failure = _Failure(exc.reason, exc.kind, exc.temporary, retry=False)
-            return self._failed(hostname, failure, status, visited)
-        except TimeoutError:
-            failure = _Failure(f"timed out after {self._timeout:g} s", "timeout", True, retry=True)
-            return self._failed(hostname, failure, status, visited)
-        except _BodyTooLarge:
-            # Temporary, but not retried: the server will send the same thing again.
-            reason = f"body larger than {WELL_KNOWN_MAX_SIZE} bytes"
-            failure = _Failure(reason, "too-large", True, retry=False)
-            return self._failed(hostname, failure, status, visited)
-        except (aiohttp.ClientError, OSError, ssl.SSLError) as exc:
-            reason = describe_client_error(exc)
-            if len(visited) > 1:  # say which hop failed: it may be a refused address
-                reason = f"after a redirect to {visited[-1]}: {reason}"
-            failure = _Failure(reason, "unreachable", True, retry=True)
-            return self._failed(hostname, failure, None, visited)
-        result = read_response(hostname, status, body, tuple(visited[1:]))
-        period = cache_period_from_headers(headers.items(), self._clock()) if result.valid else None
-        return Fetched(result, period, retryable=result.temporary)
-
-    async def _get(self, url: str) -> tuple[int, CIMultiDictProxy[str], bytes]:
-        async with self._session.get(url, allow_redirects=False, headers=self._headers) as response:
-            if response.status in REDIRECT_STATUSES:
-                return response.status, response.headers, b""
-            length = response.content_length
-            if length is not None and length > WELL_KNOWN_MAX_SIZE:
-                raise _BodyTooLarge
-            body = bytearray()
-            async for chunk in response.content.iter_any():
-                body += chunk
-                if len(body) > WELL_KNOWN_MAX_SIZE:
-                    raise _BodyTooLarge
-            return response.status, response.headers, bytes(body)
-
-    @staticmethod
-    def _failed(
-        hostname: str, failure: _Failure, status: int | None, visited: list[str]
-    ) -> Fetched:
-        result = failed_fetch(
-            hostname,
-            failure.reason,
-            temporary=failure.temporary,
-            kind=failure.kind,
-            status=status,
-            redirects=tuple(visited[1:]),
-        )
-        return Fetched(result, None, retryable=failure.retry)
+def _failure(hostname: str, fetched: HttpFetch, redirects: tuple[str, ...]) -> WellKnownResult:
+    """The result of a fetch with no final response; the status is the last redirect's."""
+    assert fetched.error is not None
+    statuses = fetched.redirect_statuses
+    reason, status = fetched.error, statuses[-1] if statuses else None
+    if fetched.kind == "unreachable":
+        status = None
+        if redirects:  # say which hop failed: it may be a refused address
+            reason = f"after a redirect to {redirects[-1]}: {reason}"
+    kind = fetched.kind or "unreachable"
+    return failed_fetch(
+        hostname, reason, temporary=fetched.temporary, kind=kind, status=status, redirects=redirects
+    )
 
 
 def describe_client_error(exc: BaseException) -> str:

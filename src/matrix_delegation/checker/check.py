@@ -18,15 +18,15 @@ from dataclasses import dataclass
 
 from .._core.model import Endpoint, Resolution, Route
 from .._core.names import ServerName
-from .._core.overrides import apply_connect_to
 from .._core.plan import MAX_ADDRESSES_PER_HOST, MAX_ENDPOINTS
 from .._core.wellknown import parse_server_body
 from .._exceptions import InvalidServerName
+from .._io.network import Network
+from .._io.probe import HttpResult
 from ..resolver import Resolver
 from .client import check_client, check_support
 from .endpoint_rules import judge_endpoint
 from .judge import judge
-from .probe import HttpResult, fetch_path, probe_endpoint
 from .report import EndpointReport, Facts, Fallback, FallbackFacts, Report
 
 __all__ = ["EndpointReport", "Facts", "Fallback", "Report", "check_server", "gather_facts"]
@@ -63,8 +63,8 @@ async def gather_facts(
         return Facts(server_name, name_error=str(exc))
     resolution = await resolver.resolution(server_name)
     client_side = asyncio.gather(
-        check_client(resolver, host, timeout=timeout),
-        check_support(resolver, host, timeout=timeout),
+        check_client(resolver.network, host, timeout=timeout),
+        check_support(resolver.network, host, timeout=timeout),
     )
     check = _Check(resolver, timeout, asyncio.Semaphore(MAX_CONNECTIONS))
     try:
@@ -95,10 +95,15 @@ class _Check:
     timeout: float
     gate: asyncio.Semaphore  # at most MAX_CONNECTIONS open at once
 
+    @property
+    def network(self) -> Network:
+        """The network edge every connection of the check goes through."""
+        return self.resolver.network
+
 
 async def _fallback(check: _Check, resolution: Resolution, now: float) -> FallbackFacts | None:
     """When .well-known delegates, try the route of a peer that cannot fetch it."""
-    if resolution.route is None or not resolution.route.startswith("well-known"):
+    if resolution.route is None or not resolution.route.via_well_known:
         return None
     alternative = await check.resolver.resolution(resolution.server_name, skip_well_known=True)
     if not alternative.ok:
@@ -115,28 +120,23 @@ async def _well_known_by_address(
     all the addresses comes too (0 when none were asked), to say when there
     were more.
     """
-    resolver = check.resolver
     if resolution.well_known is None:
         return (), 0
-    if apply_connect_to(resolver.policy.connect_to, host, 443)[2] is not None:
-        return (), 0  # an override decides the address: nothing to compare
-    addresses = (await resolver.addresses(host)).addresses
-    if len(addresses) < 2 or any(resolver.policy.ip_policy.blocked_by(a) for a in addresses):
+    try:
+        # The edge applies --connect-to and the IP policy (a blocked address refuses all).
+        destination = await check.network.destination(host, 443)
+    except OSError:
         return (), 0
+    addresses = destination.addresses
+    if destination.rule is not None or len(addresses) < 2:
+        return (), 0  # an override decides the address, or there is one: nothing to compare
     count = len(addresses)
     addresses = addresses[:MAX_ADDRESSES_PER_HOST]
 
     async def one(ip: str) -> str:
         async with check.gate:
-            result = await fetch_path(
-                ip,
-                443,
-                WELL_KNOWN_PATH,
-                tls_name=host,
-                host_header=host,
-                context=resolver.ssl_context,
-                timeout=check.timeout,
-                policy=resolver.policy.ip_policy,
+            result = await check.network.fetch_path(
+                ip, 443, WELL_KNOWN_PATH, tls_name=host, host_header=host, timeout=check.timeout
             )
         return _well_known_outcome(result)  # fmt: skip
 
@@ -158,15 +158,13 @@ async def _probe_all(
 ) -> tuple[EndpointReport, ...]:
     async def one(endpoint: Endpoint) -> EndpointReport:
         async with check.gate:
-            probe = await probe_endpoint(
+            probe = await check.network.probe_endpoint(
                 endpoint.target,
                 endpoint.ip,
                 endpoint.port,
                 tls_name=resolution.tls_server_name,
                 host_header=resolution.host_header or resolution.server_name,
-                context=check.resolver.ssl_context,
                 timeout=check.timeout,
-                policy=check.resolver.policy.ip_policy,
                 also_well_known=resolution.route is Route.DEFAULT_PORT,
             )
         # Judging verifies signatures: CPU work, kept off the event loop so that

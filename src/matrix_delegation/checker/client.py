@@ -8,8 +8,8 @@ on each response, the homeserver's ``/_matrix/client/versions`` and the
 identity server. :func:`check_support` validates the optional support file
 (docs/design.md §3.2).
 
-The network part is small: :func:`fetch` gets one URL through the
-resolver's session (its DNS, IP policy, ``--connect-to`` rules and trust
+The network part is small: :func:`fetch` gets one URL through the network
+edge's one HTTP fetch (its DNS, IP policy, ``--connect-to`` rules and trust
 store), following redirects by hand, under one deadline and a 50 KiB body
 cap, and never raises for what the remote side does. Everything else turns
 what was fetched into findings with pure functions, testable without
@@ -24,18 +24,9 @@ where callers import it from.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 
-import aiohttp
-
-from .._core.wellknown import (
-    REDIRECT_STATUSES,
-    WELL_KNOWN_MAX_SIZE,
-    RedirectRefused,
-    next_redirect,
-)
-from .._io.http import describe_client_error
-from .._version import __version__
 from .client_model import (
     _CORS_HEADER,
     FAIL_ERROR,
@@ -62,7 +53,7 @@ from .client_rules import (
 from .support_rules import judge_support
 
 if TYPE_CHECKING:
-    from ..resolver import Resolver
+    from .._io.network import Network
 
 __all__ = [
     "FAIL_ERROR",
@@ -85,127 +76,81 @@ __all__ = [
     "support_url",
 ]
 
-#: The same cap as the server file's: a discovery document is a few hundred bytes.
-MAX_BODY: Final = WELL_KNOWN_MAX_SIZE
-
-_HEADERS: Final = {"User-Agent": f"matrix-delegation/{__version__}", "Accept": "application/json"}
-
-
 # --- fetching -----------------------------------------------------------------------------
 
 
-class _TooLarge(Exception):
-    pass
+#: What each kind of failed fetch is reported as.
+_FAILURES: Final = {"too-large": "too-large", "timeout": "network", "unreachable": "network"}
 
 
-async def fetch(session: aiohttp.ClientSession, url: str, *, timeout: float) -> Fetched:
-    """GET ``url`` and follow redirects by hand; never raises for what the server does.
+async def fetch(network: Network, url: str, *, timeout: float) -> Fetched:
+    """GET ``url`` through the network's one HTTP fetch; never raises for what the server does.
 
     Redirects (301, 302, 303, 307, 308) are followed as the server file's are:
     https only, no loop, at most 10. The whole fetch, redirects and body
     included, runs under one ``timeout``; a 200 body over 50 KiB is refused
     (by ``Content-Length`` or while streaming), other bodies are cut there.
     """
-    visited = [url]
-    hops: list[Hop] = []
-    status: int | None = None
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                async with session.get(
-                    visited[-1], allow_redirects=False, headers=_HEADERS
-                ) as response:
-                    status = response.status
-                    hops.append(Hop(visited[-1], status, _has_cors(response)))
-                    if status not in REDIRECT_STATUSES:
-                        body = await _read_body(response)
-                        return Fetched(url, tuple(hops), status, body)
-                    location = response.headers.get("Location")
-                visited.append(next_redirect(visited[-1], location, tuple(visited)))
-    except RedirectRefused as exc:
-        return Fetched(url, tuple(hops), status, b"", exc.reason, "redirect")
-    except _TooLarge:
-        return Fetched(
-            url, tuple(hops), status, b"", f"body larger than {MAX_BODY} bytes", "too-large"
-        )
-    except TimeoutError:
-        error = f"timed out after {timeout:g} s"
-    except (aiohttp.ClientError, OSError, ValueError) as exc:
-        # ValueError: aiohttp's InvalidURL and IDNA failures on a strange Location.
-        error = describe_client_error(exc)
-    if len(hops) < len(visited):
-        hops.append(Hop(visited[-1], None, False))
-    return Fetched(url, tuple(hops), status, b"", error, "network")
+    got = await network.get(
+        url, timeout=timeout, accept="application/json", refuse_oversized=_refused
+    )
+    hops = tuple(Hop(hop.url, hop.status, _has_cors(hop.headers)) for hop in got.hops)
+    failure = None if got.kind is None else _FAILURES.get(got.kind, "redirect")
+    return Fetched(url, hops, got.status, got.body, got.error, failure)
 
 
-def _has_cors(response: aiohttp.ClientResponse) -> bool:
-    return bool(response.headers.get(_CORS_HEADER, "").strip())
+def _refused(status: int) -> bool:
+    """Only a 200 over the cap is refused; the body of an error page is cut."""
+    return status == 200
 
 
-async def _read_body(response: aiohttp.ClientResponse) -> bytes:
-    """The body, at most :data:`MAX_BODY` bytes: too large a 200 is refused, others cut."""
-    refuse = response.status == 200
-    length = response.content_length
-    if length is not None and length > MAX_BODY:
-        if refuse:
-            raise _TooLarge
-        return b""
-    body = bytearray()
-    async for chunk in response.content.iter_any():
-        body += chunk
-        if len(body) > MAX_BODY:
-            if refuse:
-                raise _TooLarge
-            return bytes(body[:MAX_BODY])
-    return bytes(body)
+def _has_cors(headers: Mapping[str, str]) -> bool:
+    return bool(headers.get(_CORS_HEADER, "").strip())
 
 
 # --- the client flow ----------------------------------------------------------------------
 
 
-async def check_client(resolver: Resolver, hostname: str, *, timeout: float) -> ClientReport:
+async def check_client(network: Network, hostname: str, *, timeout: float) -> ClientReport:
     """Run the spec's client discovery against ``https://<hostname>/.well-known/matrix/client``.
 
-    Every request goes through ``resolver.http_session()``. The file is
+    Every request goes through ``network`` (the resolver's). The file is
     fetched first; then the homeserver's ``/_matrix/client/versions`` and the
     identity server's ``/_matrix/identity/v2`` are fetched side by side, each
     fetch under its own ``timeout``, so the whole check lasts at most about
     twice ``timeout``. Never raises for what the remote side does.
 
     Args:
-        resolver: A :class:`~matrix_delegation.Resolver`.
+        network: The network edge (its DNS, IP policy, ``--connect-to`` and trust store).
         hostname: The hostname of the server name (no port).
         timeout: The bound on each fetch, redirects included, in seconds.
     """
-    session = resolver.http_session()
-    file = await fetch(session, client_url(hostname), timeout=timeout)
+    file = await fetch(network, client_url(hostname), timeout=timeout)
     read = read_client_file(file)
     versions, identity = await asyncio.gather(
-        _maybe_fetch(session, read.versions_url, timeout),
-        _maybe_fetch(session, read.identity_url, timeout),
+        _maybe_fetch(network, read.versions_url, timeout),
+        _maybe_fetch(network, read.identity_url, timeout),
     )
     return judge_client(file, read, versions, identity)
 
 
-async def _maybe_fetch(
-    session: aiohttp.ClientSession, url: str | None, timeout: float
-) -> Fetched | None:
-    return None if url is None else await fetch(session, url, timeout=timeout)
+async def _maybe_fetch(network: Network, url: str | None, timeout: float) -> Fetched | None:
+    return None if url is None else await fetch(network, url, timeout=timeout)
 
 
 # --- the support file ---------------------------------------------------------------------
 
 
-async def check_support(resolver: Resolver, hostname: str, *, timeout: float) -> SupportReport:
+async def check_support(network: Network, hostname: str, *, timeout: float) -> SupportReport:
     """Fetch and judge ``https://<hostname>/.well-known/matrix/support``.
 
-    Every request goes through ``resolver.http_session()``, under one
-    ``timeout`` for the whole fetch. Never raises for what the remote side does.
+    Every request goes through ``network``, under one ``timeout`` for the
+    whole fetch. Never raises for what the remote side does.
 
     Args:
-        resolver: A :class:`~matrix_delegation.Resolver`.
+        network: The network edge (its DNS, IP policy, ``--connect-to`` and trust store).
         hostname: The hostname of the server name (no port).
         timeout: The bound on the fetch, redirects included, in seconds.
     """
-    fetched = await fetch(resolver.http_session(), support_url(hostname), timeout=timeout)
+    fetched = await fetch(network, support_url(hostname), timeout=timeout)
     return judge_support(fetched)

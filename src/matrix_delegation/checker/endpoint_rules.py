@@ -11,11 +11,11 @@ from typing import Any
 
 from .._core.jsondoc import read_json
 from .._core.model import Resolution, Route
-from .certs import CertificateInfo
+from .._io.certs import CertificateInfo
+from .._io.probe import MAX_RESPONSE, EndpointProbe
 from .codes import Problem, problem
 from .kept import bounded_server, kept_probe, keys_document, served_m_server
 from .keys import check_server_keys
-from .probe import MAX_RESPONSE, EndpointProbe
 from .report import EndpointReport
 
 __all__ = ["EXPIRY_WARNING_DAYS", "address", "endpoint_problems", "judge_endpoint"]

@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from .._core.jsondoc import read_json
 from .._core.wellknown import parse_server_body
-from .probe import EndpointProbe, HttpResult
+from .._io.probe import EndpointProbe, HttpResult
 
 __all__ = ["bounded_server", "kept_probe", "keys_document", "served_m_server"]
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._core.model import Resolution
+from .._io.probe import EndpointProbe
 from .client_model import ClientReport, SupportReport
 from .codes import Problem
 from .keys_model import KeyReport
-from .probe import EndpointProbe
 
 __all__ = ["EndpointReport", "Facts", "Fallback", "FallbackFacts", "Report"]
 

@@ -15,11 +15,12 @@ import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TextIO
 
 from .._core.names import ServerName
 from .._exceptions import ConfigurationError
+from .._io.config import ResolverConfig
 from ..checker.check import Report, check_server
 from ..checker.output import report_json, report_text
 from ..resolver import Resolver
@@ -72,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     # Every name is checked once: caches only need what is in flight.
     cache = max(_MIN_CACHE, _CACHE_PER_CHECK * args.concurrency)
     if args.from_file is not None and args.workers > 1:
-        return _check_with_workers(args, {**resolver_options(args), "max_cache_entries": cache})
+        options = replace(resolver_options(args), max_cache_entries=cache)
+        return _check_with_workers(args, options)
     resolver = resolver_from_args(args, max_cache_entries=cache)
     return run_loop(_check_all(resolver, args))
 
@@ -182,7 +184,7 @@ def _outcome(report: Report, text: str) -> Outcome:
 # --- several processes (--workers) ------------------------------------------------
 
 
-def _check_with_workers(args: argparse.Namespace, options: dict[str, object]) -> int:
+def _check_with_workers(args: argparse.Namespace, options: ResolverConfig) -> int:
     """As a list in one process, over ``--workers`` processes: reports stream out as
     any worker finishes them; the summary and the progress line count them all."""
     job = Job(

@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from dataclasses import replace
 from typing import Any, NoReturn, TypeAlias, TypeVar
 
 from .._core.ipfilter import parse_network
@@ -19,7 +20,7 @@ from .._core.overrides import ConnectTo
 from .._exceptions import ConfigurationError
 from .._io.dns import parse_nameserver
 from .._io.dns_choice import DNS_BACKENDS
-from ..resolver import DEFAULT_TIMEOUT, Resolver
+from ..resolver import DEFAULT_TIMEOUT, Resolver, ResolverConfig
 
 __all__ = [
     "EXIT_FAILED",
@@ -150,21 +151,21 @@ def add_network_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def resolver_options(args: argparse.Namespace) -> dict[str, Any]:
-    """:class:`Resolver` keyword arguments from the network options every command shares."""
-    return {
-        "nameservers": list(args.dns_server),
-        "ca_file": args.ca_file,
-        "allow_ip_ranges": list(args.allow_ip_range),
-        "connect_to": list(args.connect_to),
-        "timeout": args.timeout,
-        "dns_backend": args.dns_backend,
-    }
+def resolver_options(args: argparse.Namespace) -> ResolverConfig:
+    """The :class:`Resolver` configuration from the network options every command shares."""
+    return ResolverConfig(
+        nameservers=tuple(args.dns_server),
+        ca_file=args.ca_file,
+        allow_ip_ranges=tuple(args.allow_ip_range),
+        connect_to=tuple(args.connect_to),
+        timeout=args.timeout,
+        dns_backend=args.dns_backend,
+    )
 
 
 def resolver_from_args(args: argparse.Namespace, **extra: Any) -> Resolver:
-    """A resolver configured by the shared network options (plus ``extra``)."""
-    return Resolver(**resolver_options(args), **extra)
+    """A resolver configured by the shared network options (plus ``extra`` config fields)."""
+    return Resolver.from_config(replace(resolver_options(args), **extra))
 
 
 def add_names_options(

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+from .._io.config import ResolverConfig
 from ..resolver import Resolver
 from .common import run
 
@@ -47,7 +48,7 @@ class Job:
     """What every worker is told: the same options as a single-process run."""
 
     handle: Handler
-    resolver_options: dict[str, Any] = field(default_factory=dict)
+    resolver_options: ResolverConfig = field(default_factory=ResolverConfig)
     concurrency: int = 50
     timeout: float = 10.0
     as_json: bool = False
@@ -76,7 +77,7 @@ async def _work(tasks: Connection, results: Connection, job: Job) -> None:
         target=_read, args=(tasks, loop, queue, gone, job.concurrency), daemon=True
     )
     reader.start()
-    async with Resolver(**job.resolver_options) as resolver:
+    async with Resolver.from_config(job.resolver_options) as resolver:
 
         async def one() -> None:
             while (item := await queue.get()) is not None:

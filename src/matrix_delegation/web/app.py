@@ -85,7 +85,7 @@ def create_app(settings: WebSettings) -> web.Application:
     metrics = Metrics()
     state = _State(
         settings,
-        Resolver(**settings.resolver_options),
+        Resolver.from_config(settings.resolver_options),
         metrics,
         TokenBuckets(settings.rate_per_minute, settings.burst, max_clients=settings.max_clients),
     )

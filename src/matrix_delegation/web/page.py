@@ -13,9 +13,9 @@ import datetime as dt
 from collections import Counter
 from urllib.parse import urlencode
 
+from .._io.probe import HttpResult, TlsInfo
 from ..checker.check import EndpointReport, Report
 from ..checker.keys import KeyReport
-from ..checker.probe import HttpResult, TlsInfo
 from .page_parts import (
     SEVERITY,
     Html,

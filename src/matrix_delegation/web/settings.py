@@ -6,10 +6,9 @@ without importing aiohttp.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
+from .._io.config import ResolverConfig
 from .clients import TrustedProxies
 
 __all__ = ["WebSettings"]
@@ -20,7 +19,7 @@ class WebSettings:
     """How the web checker runs.
 
     Attributes:
-        resolver_options: Keyword arguments for :class:`~matrix_delegation.Resolver`
+        resolver_options: The :class:`~matrix_delegation.Resolver` configuration
             (DNS servers, CA file, allowed IP ranges, ``connect_to``, timeout).
         check_timeout: The bound on each network operation of a check, in seconds.
         deadline: The bound on a whole check; past it the report says so.
@@ -38,7 +37,7 @@ class WebSettings:
         max_connections: Connections open at once (used by :mod:`.server`).
     """
 
-    resolver_options: Mapping[str, Any] = field(default_factory=dict)
+    resolver_options: ResolverConfig = field(default_factory=ResolverConfig)
     check_timeout: float = 10.0
     deadline: float = 30.0
     rate_per_minute: float = 10.0

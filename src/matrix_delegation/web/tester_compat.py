@@ -16,7 +16,7 @@ from dataclasses import asdict
 from typing import Any
 
 from .._core.model import HostAddresses, Resolution, Route, SrvLookup
-from ..checker.certs import CertificateInfo
+from .._io.certs import CertificateInfo
 from ..checker.check import EndpointReport, Report
 
 __all__ = ["tester_report"]

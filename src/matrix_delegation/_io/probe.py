@@ -20,10 +20,9 @@ from dataclasses import dataclass
 import httptools
 
 from .._core.ipfilter import IpPolicy
-from .._io.connect import open_checked_connection
-from .._io.http import tls_reason
 from .certs import CertificateInfo, describe_certificate
-from .keys_json import MAX_KEY_BODY
+from .connect import open_checked_connection
+from .http import tls_reason
 
 __all__ = [
     "BODY_EXCERPT",
@@ -37,7 +36,9 @@ __all__ = [
 VERSION_PATH = "/_matrix/federation/v1/version"
 KEYS_PATH = "/_matrix/key/v2/server"
 WELL_KNOWN_PATH = "/.well-known/matrix/server"
-MAX_RESPONSE = MAX_KEY_BODY  # far above any real key response; a 10 MB one is refused
+#: Far above any real key response (a few KiB); a 10 MB one is refused. The key
+#: checker reads JSON up to the same bound (``checker.keys_json.MAX_KEY_BODY``).
+MAX_RESPONSE = 512 * 1024
 #: Bytes of a body kept once it has been judged: enough to show what was served.
 BODY_EXCERPT = 1024
 

@@ -1,0 +1,189 @@
+"""The network edge as one value: every outgoing connection the program makes goes through it.
+
+A :class:`Network` holds the HTTP session, the DNS backend, the IP policy
+with the ``--connect-to`` rules, the TLS context, the limits and the user
+agent, all built from one frozen :class:`NetworkConfig`. The resolver and
+the checker receive the same one, so a rule applies once, here, to every
+DNS query, ``.well-known`` fetch, client-file fetch and endpoint probe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from types import TracebackType
+
+import aiohttp
+
+from .._core.ipfilter import IpPolicy
+from .._core.model import HostAddresses
+from .._core.overrides import ConnectTo
+from .._core.plan import Policy
+from .._core.wellknown import well_known_url
+from .._version import __version__
+from .config import DEFAULT_TIMEOUT, NetworkConfig
+from .connect import (
+    AddressLookup,
+    Destination,
+    DiscoveryResolver,
+    checked_socket_factory,
+    find_destination,
+)
+from .dns import DnsBackend
+from .dns_choice import make_dns_backend
+from .http import Fetched, HttpFetch, http_get, read_well_known
+from .probe import EndpointProbe, HttpResult, fetch_path, probe_endpoint
+from .tls import client_context
+
+__all__ = ["DEFAULT_TIMEOUT", "Network", "NetworkConfig"]
+
+USER_AGENT = f"matrix-delegation/{__version__}"
+
+
+def _parsed(rules: Iterable[str | ConnectTo]) -> tuple[ConnectTo, ...]:
+    return tuple(rule if isinstance(rule, ConnectTo) else ConnectTo.parse(rule) for rule in rules)
+
+
+class Network:
+    """The session, DNS, policy, TLS context and limits; an async context manager.
+
+    Raises:
+        ConfigurationError: a malformed nameserver, ``--connect-to`` rule,
+            CIDR range or CA file in the config.
+    """
+
+    def __init__(self, config: NetworkConfig | None = None) -> None:
+        config = config or NetworkConfig()
+        self.config = config
+        ip_policy = config.ip_policy or IpPolicy.default(config.allow_ip_ranges)
+        self.policy = Policy(ip_policy, _parsed(config.connect_to))
+        self.dns: DnsBackend = config.dns or make_dns_backend(
+            config.dns_backend, config.nameservers, timeout=config.timeout
+        )
+        self.ssl_context = config.ssl_context or client_context(config.ca_file)
+        self.timeout, self.clock = config.timeout, config.clock
+        self.user_agent = USER_AGENT
+        #: How connections find a host's addresses: plain DNS, unless a resolver
+        #: driving this network answers from its cache (see ``Resolver``).
+        self.address_lookup: AddressLookup = self._dns_addresses
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Network:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the HTTP session; a later request opens a new one."""
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    def session(self) -> aiohttp.ClientSession:
+        """The HTTP session: our DNS, the IP policy at every socket, ``--connect-to``, our TLS."""
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                resolver=DiscoveryResolver(self.addresses, self.policy),
+                # The IP policy at the socket: aiohttp skips the resolver for IP literals.
+                socket_factory=checked_socket_factory(self.policy.ip_policy),
+                ssl=self.ssl_context,
+                use_dns_cache=False,  # every connection is resolved (and checked) anew
+                limit=0,
+                # Each host is asked once a day at most: a kept-alive connection
+                # only helps the redirects of one fetch. Idle TLS connections to
+                # thousands of hosts held hundreds of MiB in bulk checks.
+                keepalive_timeout=1.0,
+            )
+            self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
+        return self._session
+
+    # --- DNS ------------------------------------------------------------------------------
+
+    async def addresses(self, host: str) -> HostAddresses:
+        """The A and AAAA answers for a host (from the resolver's cache when it has one)."""
+        return await self.address_lookup(host)
+
+    async def destination(self, host: str, port: int) -> Destination:
+        """Where a connection to ``host:port`` goes, as every connection here is checked.
+
+        Raises:
+            BlockedAddressError: an address of the host is blocked.
+            NoAddressError: the host has no address.
+        """
+        return await find_destination(self.addresses, self.policy, host, port)
+
+    async def _dns_addresses(self, host: str) -> HostAddresses:
+        found = await self.dns.addresses(host)
+        return HostAddresses(host, found.addresses, found.aliases, found.error)
+
+    # --- HTTPS ----------------------------------------------------------------------------
+
+    async def get(
+        self,
+        url: str,
+        *,
+        timeout: float | None = None,
+        accept: str | None = None,
+        refuse_oversized: Callable[[int], bool] = lambda status: True,
+    ) -> HttpFetch:
+        """GET ``url`` with redirects followed, under one deadline and the body cap."""
+        headers = {"User-Agent": self.user_agent, **({"Accept": accept} if accept else {})}
+        return await http_get(
+            self.session(),
+            url,
+            headers=headers,
+            timeout=self.timeout if timeout is None else timeout,
+            max_body=self.config.max_body,
+            refuse_oversized=refuse_oversized,
+        )
+
+    async def fetch_well_known(self, hostname: str) -> Fetched:
+        """Fetch and judge ``https://<hostname>/.well-known/matrix/server``."""
+        fetched = await self.get(well_known_url(hostname))
+        return read_well_known(hostname, fetched, self.clock())
+
+    # --- raw TLS: the checker's probes ----------------------------------------------------
+
+    async def probe_endpoint(
+        self,
+        target: str,
+        ip: str,
+        port: int,
+        *,
+        tls_name: str | None,
+        host_header: str,
+        timeout: float,
+        also_well_known: bool = False,
+    ) -> EndpointProbe:
+        """Connect to ``ip:port`` as a homeserver would; see :func:`.probe.probe_endpoint`."""
+        return await probe_endpoint(
+            target,
+            ip,
+            port,
+            tls_name=tls_name,
+            host_header=host_header,
+            context=self.ssl_context,
+            timeout=timeout,
+            policy=self.policy.ip_policy,
+            also_well_known=also_well_known,
+        )
+
+    async def fetch_path(
+        self, ip: str, port: int, path: str, *, tls_name: str, host_header: str, timeout: float
+    ) -> HttpResult:
+        """GET one path from one address over verified TLS; see :func:`.probe.fetch_path`."""
+        return await fetch_path(
+            ip,
+            port,
+            path,
+            tls_name=tls_name,
+            host_header=host_header,
+            context=self.ssl_context,
+            timeout=timeout,
+            policy=self.policy.ip_policy,
+        )
