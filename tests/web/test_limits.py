@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from matrix_delegation.checker.problems import Problem
+from matrix_delegation.checker.codes import Problem
 
 from matrix_delegation.checker.check import Report
 from matrix_delegation.sandbox.world import Sandbox
