@@ -14,8 +14,6 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias, TypeVar
 
-from .._core.ipfilter import parse_network
-from .._core.overrides import ConnectTo
 from .._exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -114,6 +112,10 @@ def warn(message: str) -> None:
 
 def add_network_options(parser: argparse.ArgumentParser) -> None:
     """The options of every command that goes out to the network."""
+    # Here rather than at the top: the bare ``--help`` needs neither (nor ipaddress).
+    from .._core.ipfilter import parse_network
+    from .._core.overrides import ConnectTo
+
     parser.add_argument(
         "--dns-server",
         action="append",
