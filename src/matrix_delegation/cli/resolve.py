@@ -36,10 +36,10 @@ from .common import (
     resolver_options,
 )
 from .common import run as run_loop
-from .pool import Job, Outcome, WorkerFailed, WorkerPool, failed
 
 if TYPE_CHECKING:
     from ..resolver import Resolver
+    from .pool import Job, Outcome
 
 __all__ = ["add_parser", "run"]
 
@@ -96,6 +96,8 @@ def _validated(sourced: Iterable[tuple[str, str]]) -> Iterator[str]:
 
 def _run_workers(args: argparse.Namespace) -> int:
     """As :func:`run`, over ``--workers`` processes; output streams in input order."""
+    from .pool import Job, WorkerFailed, WorkerPool, failed  # imports the resolver
+
     with _validated_twice(args.names, args.from_file) as (count, names):
         if not count:
             raise ConfigurationError(NO_NAMES)
@@ -152,6 +154,8 @@ def _validated_twice(given: list[str], from_file: str) -> Iterator[tuple[int, It
 
 async def resolve_one(resolver: Resolver, name: str, job: Job) -> Outcome:
     """One name in a worker process, rendered as the single-process run prints it."""
+    from .pool import Outcome
+
     try:
         outcome: Resolution | DelegationError = await resolver.resolution(name)
     except InvalidServerName as exc:
