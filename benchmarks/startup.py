@@ -2,7 +2,8 @@
 
 Each command runs ``--runs`` times in a fresh interpreter (``python -m
 matrix_delegation ...``, with this checkout's ``src`` first on the path); the
-median and the fastest wall-clock time are reported. ``python -c pass`` is
+median and the fastest wall-clock time are reported, and the median CPU time
+(user + system, which a loaded machine inflates less than wall time). ``python -c pass`` is
 measured the same way: the interpreter's own start (site, ``.pth`` files) is
 the floor under every figure. Then each command runs once more under ``-X
 importtime`` and the modules with the largest cumulative import time are listed.
@@ -17,6 +18,7 @@ import json
 import os
 import pathlib
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -58,14 +60,24 @@ def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
     return done
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def wall_times(words: list[str] | None, runs: int) -> dict[str, float]:
-    """Median and fastest wall-clock seconds of ``runs`` runs."""
-    seconds = []
+    """Median and fastest wall-clock seconds of ``runs`` runs, and their median CPU seconds."""
+    seconds, cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _children_cpu()
         _run(_argv(words))
         seconds.append(time.perf_counter() - start)
-    return {"median_s": statistics.median(seconds), "min_s": min(seconds)}
+        cpu.append(_children_cpu() - cpu_start)
+    return {
+        "median_s": statistics.median(seconds),
+        "min_s": min(seconds),
+        "cpu_median_s": statistics.median(cpu),
+    }
 
 
 def top_imports(words: list[str] | None, top: int) -> list[dict[str, Any]]:
@@ -101,9 +113,12 @@ def _print_report(figures: dict[str, Any]) -> None:
         f"{machine['cpus']} CPUs, Python {machine['python']}, "
         f"load average {machine['load_average'][0]:.2f}; {figures['runs']} runs each"
     )
-    print(f"{'command':<26} {'median':>8} {'fastest':>8}")
+    print(f"{'command':<26} {'median':>8} {'fastest':>8} {'CPU':>8}")
     for label, result in figures["commands"].items():
-        print(f"{label:<26} {result['median_s']:>7.3f}s {result['min_s']:>7.3f}s")
+        print(
+            f"{label:<26} {result['median_s']:>7.3f}s {result['min_s']:>7.3f}s"
+            f" {result['cpu_median_s']:>7.3f}s"
+        )
     for label, result in figures["commands"].items():
         print(f"\n{label}: top imports by cumulative time")
         for row in result["imports"]:
