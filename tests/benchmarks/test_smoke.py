@@ -34,3 +34,10 @@ def test_resolve_fanout_runs() -> None:
 def test_serve_benchmark_runs() -> None:
     figures = run("serve.py", "--smoke")
     assert figures
+
+
+def test_startup_runs() -> None:
+    figures = run("startup.py", "--runs", "1", "--top", "3")
+    commands = figures["commands"]
+    assert isinstance(commands, dict) and "--help" in commands
+    assert all({"median_s", "cpu_median_s", "imports"} <= set(c) for c in commands.values())
