@@ -1,4 +1,9 @@
-"""Fixtures: the web checker in front of a sandbox, and an HTTP client for it."""
+"""Fixtures: the web checker in front of a sandbox, and an HTTP client for it.
+
+Every ``/api/report`` answer of every app made by ``web_client`` is checked
+against the federation tester's report (``tester_schema``), whoever asked
+(the test client, another session, Chromium): a violation fails the test.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from tester_schema import ReportAnswers
 
 from matrix_delegation.sandbox.world import Sandbox
 from matrix_delegation.web.app import WebSettings, create_app
@@ -33,7 +39,13 @@ MakeClient = Callable[..., Awaitable[TestClient[Any, Any]]]
 
 
 @pytest.fixture
-async def web_client(sandbox: Sandbox) -> AsyncIterator[MakeClient]:
+def tester_answers() -> ReportAnswers:
+    """What the apps answered on /api/report (web_client checks it at teardown)."""
+    return ReportAnswers()
+
+
+@pytest.fixture
+async def web_client(sandbox: Sandbox, tester_answers: ReportAnswers) -> AsyncIterator[MakeClient]:
     """Start the web app on 127.0.0.1:0 with the sandbox's resolver settings.
 
     Call it after the sandbox world is built: the resolver options (e.g. the
@@ -47,6 +59,7 @@ async def web_client(sandbox: Sandbox) -> AsyncIterator[MakeClient]:
     ) -> TestClient[Any, Any]:
         options = resolver_options or sandbox.resolver_options(timeout=3.0)
         app = create_app(WebSettings(resolver_options=options, **{**TEST_SETTINGS, **settings}))
+        app.on_response_prepare.append(tester_answers.record)
         client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1"))
         await client.start_server()
         clients.append(client)
@@ -55,3 +68,4 @@ async def web_client(sandbox: Sandbox) -> AsyncIterator[MakeClient]:
     yield make
     for client in clients:
         await client.close()
+    assert tester_answers.violations == [], "an /api/report answer is not the tester's shape"
