@@ -14,15 +14,18 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from tester_schema import ReportAnswers
 
 from matrix_delegation.sandbox.world import Sandbox
 from matrix_delegation.web.app import WebSettings, create_app
 
 # The checker's scenario helpers (healthy, homeserver, ...) live next to its tests.
 _CHECKER_TESTS = str(Path(__file__).parent.parent / "checker")
-if _CHECKER_TESTS not in sys.path:
-    sys.path.insert(0, _CHECKER_TESTS)
+# The web tests' own helpers, for the suites that import this file (tests/hostile).
+for _helpers in (_CHECKER_TESTS, str(Path(__file__).parent)):
+    if _helpers not in sys.path:
+        sys.path.insert(0, _helpers)
+
+from tester_schema import ReportAnswers  # noqa: E402  (found through the path above)
 
 #: Limits loose enough that only the tests about limits meet them.
 TEST_SETTINGS: dict[str, Any] = {
