@@ -119,7 +119,9 @@ class Network:
 
     async def _dns_addresses(self, host: str) -> HostAddresses:
         found = await self.dns.addresses(host)
-        return HostAddresses(host, found.addresses, found.aliases, found.error)
+        return HostAddresses(
+            host, found.addresses, found.aliases, found.error, canonical=found.canonical
+        )
 
     # --- HTTPS ----------------------------------------------------------------------------
 
