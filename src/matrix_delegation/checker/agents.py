@@ -4,11 +4,11 @@ A WAF or CDN in front of a server may refuse some User-Agents (``Go-http-client/
 anything with ``bot`` in it) or answer them with a bot challenge, so that one
 implementation's peers fail while the others, and our own check, get through.
 :func:`gather_agents` fetches ``/.well-known/matrix/server`` and
-``/_matrix/key/v2/server`` once per distinct agent of :data:`AGENTS` (each
+``/_matrix/key/v2/server`` once per distinct agent of :data:`~.agents_model.AGENTS` (each
 agent written down with its source in docs/peers.md, "User agents"); the pure
 :func:`agent_rows` and :func:`agent_problems` compare each answer with ours.
 
-Cost: :data:`EXTRA_REQUESTS` requests per check at most (our own ``.well-known``
+Cost: :data:`~.agents_model.EXTRA_REQUESTS` requests per check at most (our own ``.well-known``
 fetch, for its headers, then each agent on both URLs); none for a URL that
 did not answer us at all.
 """
@@ -17,115 +17,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from .._core.jsondoc import read_json
 from .._core.model import Resolution
 from .._core.wellknown import parse_server_body, well_known_url
 from .._io.network import Network
 from .._io.probe import KEYS_PATH, MAX_RESPONSE, HttpResult
+from .agents_model import AGENTS, Agent, AgentFacts, AgentRow, Fetches, Outcome, Seen
 from .codes import Problem, problem
 from .report import EndpointReport
 
 __all__ = [
-    "AGENTS",
-    "EXTRA_REQUESTS",
-    "Agent",
-    "AgentFacts",
-    "AgentRow",
-    "Fetches",
-    "Seen",
     "agent_problems",
     "agent_rows",
     "challenge_reason",
     "gather_agents",
 ]
-
-Outcome = Literal["same", "blocked", "challenge", "different", "error"]
-
-
-@dataclass(frozen=True, slots=True)
-class Agent:
-    """A User-Agent header (None: no header at all) and the implementations that send it."""
-
-    user_agent: str | None
-    implementations: tuple[str, ...]
-
-    @property
-    def label(self) -> str:
-        """How the agent is named in messages."""
-        return self.user_agent if self.user_agent is not None else "(no User-Agent header)"
-
-
-#: The releases the agents were read from (docs/peers.md has the sources).
-SYNAPSE_USER_AGENT = "Synapse/1.163.2"
-CONTINUWUITY_USER_AGENT = "continuwuity/0.5.0 (bot; +https://continuwuity.org)"
-BROWSER_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-
-#: One entry per distinct agent; "browser" is not a homeserver, a browser-like control.
-AGENTS: Final = (
-    Agent(SYNAPSE_USER_AGENT, ("synapse",)),
-    # Go's default over HTTP/1.1 (WAF rules match the prefix "Go-http-client/").
-    Agent("Go-http-client/1.1", ("dendrite", "federation-tester")),
-    Agent(None, ("conduit",)),  # reqwest sends no User-Agent unless told to
-    Agent(CONTINUWUITY_USER_AGENT, ("continuwuity",)),
-    Agent(BROWSER_USER_AGENT, ("browser",)),
-)
-MAX_AGENTS: Final = 6
-assert len(AGENTS) <= MAX_AGENTS
-#: The most requests the agents add to one check.
-EXTRA_REQUESTS: Final = 1 + 2 * len(AGENTS)
-
-
-@dataclass(frozen=True, slots=True)
-class Seen:
-    """One answer, reduced to what is compared.
-
-    Attributes:
-        status: The HTTP status, or None when no response came.
-        signature: What the body says (``m.server``, or the key server name and
-            key IDs), so that re-signed key responses still compare equal.
-        challenge: Why it is a bot challenge or CDN block page, or None.
-        error: Why no response came.
-    """
-
-    status: int | None
-    signature: str = ""
-    challenge: str | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Fetches:
-    """One URL: our answer, then each agent's in the order of :data:`AGENTS` (none if skipped)."""
-
-    url: str
-    ours: Seen
-    theirs: tuple[Seen, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class AgentFacts:
-    """What the agent fetches found, and the headers of our ``.well-known`` answer."""
-
-    well_known: Fetches | None = None
-    keys: Fetches | None = None
-    well_known_headers: tuple[tuple[str, str], ...] = ()
-    fetched_at: float | None = None  # when our .well-known answer came
-    requests: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class AgentRow:
-    """One line of the ``user_agents`` table."""
-
-    implementation: str
-    user_agent: str | None
-    url: str
-    status: int | None
-    outcome: Outcome
-
 
 # --- reading answers ------------------------------------------------------------------
 
@@ -201,7 +109,8 @@ async def gather_agents(
     clock: Callable[[], float],
 ) -> AgentFacts:
     """Fetch the ``.well-known`` (when discovery asked for it) and the keys with each agent."""
-    well_known, headers, fetched_at, count = None, (), None, 0
+    well_known, fetched_at, count = None, None, 0
+    headers: tuple[tuple[str, str], ...] = ()
     if resolution.well_known is not None:
         url = well_known_url(host)
         async with gate:

@@ -188,7 +188,9 @@ class WebHost:
 def _for_agent(reply: Reply, agent: str | None) -> Reply:
     """The reply for this User-Agent: the first ``by_agent`` entry that matches, else ``reply``."""
     for prefix, other in reply.by_agent.items():
-        if (agent is None and prefix == "") or (agent is not None and prefix and agent.startswith(prefix)):
+        if agent is None and prefix == "":
+            return other
+        if agent is not None and prefix and agent.startswith(prefix):
             return other
     return reply
 
