@@ -50,11 +50,16 @@ class Reply:
 
     @classmethod
     def json(
-        cls, obj: object, status: int = 200, headers: Mapping[str, str] | None = None
+        cls,
+        obj: object,
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+        by_agent: Mapping[str, Reply] | None = None,
     ) -> Reply:
         """A compact JSON reply with ``Content-Type: application/json``."""
         body = _json.dumps(obj, separators=(",", ":"))
-        return cls(status=status, body=body, headers={"Content-Type": _JSON, **(headers or {})})
+        headers = {"Content-Type": _JSON, **(headers or {})}
+        return cls(status=status, body=body, headers=headers, by_agent=by_agent or {})
 
     @classmethod
     def redirect(cls, location: str, status: int = 302) -> Reply:
