@@ -7,13 +7,12 @@ which nothing is wrong.
 
 from __future__ import annotations
 
+from checker.test_problem_codes import KEY, NAME, WK, homeserver, run_check
 from matrix_delegation.checker.agents_model import AGENTS, EXTRA_REQUESTS, MAX_AGENTS
 from matrix_delegation.checker.output import report_json, report_text
 from matrix_delegation.sandbox import Reply
 from matrix_delegation.sandbox.homeserver import KEYS_PATH, key_response
 from matrix_delegation.sandbox.world import Sandbox
-
-from checker.test_problem_codes import KEY, NAME, WK, homeserver, run_check
 
 MATRIX = "matrix.example.test"
 DELEGATION = {"m.server": f"{MATRIX}:8448"}
@@ -45,7 +44,7 @@ async def test_a_waf_refusing_go_blocks_exactly_dendrite_and_the_tester(sandbox:
     report = await run_check(sandbox, NAME)
     found = {p.code: p for p in report.problems}
     assert "Go-http-client/1.1 (dendrite, federation-tester)" in found["user-agent-blocked"].message
-    assert "Go-http-client/1.1" in found["user-agent-blocked"].fix
+    assert "Go-http-client/" in found["user-agent-blocked"].fix
     assert "Synapse/" not in found["user-agent-blocked"].message
     assert "cdn-challenge" not in found  # a plain 403, not from a CDN
     seen = rows(report_json(report), WK)

@@ -240,13 +240,7 @@ def _blocked(fetches: Fetches) -> list[Problem]:
         return []
     parts = [f"{a.label} ({', '.join(a.implementations)}) gets {_said(s)}" for a, s in bad]
     message = f"{fetches.url}: " + "; ".join(parts) + f"; we get {_said(fetches.ours)}"
-    agents = ", ".join(a.label for a, _ in bad)
-    fix = (
-        f"Let these User-Agents through the WAF, CDN or bot protection for"
-        f" /.well-known/matrix/server and /_matrix/: {agents} (match no server agent"
-        " such as Go-http-client/, Synapse/ or 'bot'; homeservers cannot solve challenges)."
-    )
-    return [problem("user-agent-blocked", message, fix)]
+    return [problem("user-agent-blocked", message)]
 
 
 _REFUSED: Final = frozenset({"blocked", "challenge", "different"})
