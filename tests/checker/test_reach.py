@@ -41,7 +41,7 @@ def rows(report: dict, path: str) -> dict[str, tuple[int | None, str]]:
 
 async def test_a_waf_refusing_go_blocks_exactly_dendrite_and_the_tester(sandbox: Sandbox) -> None:
     await delegated(sandbox, Reply.json(DELEGATION, by_agent={"Go-http-client/": REFUSED}))
-    report = await run_check(sandbox, NAME)
+    report = await run_check(sandbox, NAME, timeout=10)
     found = {p.code: p for p in report.problems}
     assert "Go-http-client/1.1 (dendrite, federation-tester)" in found["user-agent-blocked"].message
     assert "Go-http-client/" in found["user-agent-blocked"].fix
@@ -56,7 +56,7 @@ async def test_a_waf_refusing_go_blocks_exactly_dendrite_and_the_tester(sandbox:
 
 async def test_every_agent_served_is_no_problem(sandbox: Sandbox) -> None:
     await delegated(sandbox, Reply.json(DELEGATION))
-    report = await run_check(sandbox, NAME)
+    report = await run_check(sandbox, NAME, timeout=10)
     codes = {p.code for p in report.problems}
     assert not codes & {"user-agent-blocked", "cdn-challenge"}, codes
     document = report_json(report)
@@ -68,7 +68,7 @@ async def test_every_agent_served_is_no_problem(sandbox: Sandbox) -> None:
 async def test_no_user_agent_header_is_conduit(sandbox: Sandbox) -> None:
     """A rule refusing requests without a User-Agent cuts off Conduit peers only."""
     await delegated(sandbox, Reply.json(DELEGATION, by_agent={"": Reply(status=400)}))
-    report = await run_check(sandbox, NAME)
+    report = await run_check(sandbox, NAME, timeout=10)
     found = {p.code: p for p in report.problems}
     assert "(no User-Agent header) (conduit)" in found["user-agent-blocked"].message
     assert rows(report_json(report), WK)["conduit"] == (400, "blocked")
@@ -78,7 +78,7 @@ async def test_a_bot_rule_on_the_keys_names_continuwuity(sandbox: Sandbox) -> No
     host = await homeserver(sandbox, [MATRIX], certificate_for=[MATRIX])
     keys = Reply.json(key_response(MATRIX, KEY), by_agent={"continuwuity/": REFUSED})
     host.set("*", KEYS_PATH, keys)
-    report = await run_check(sandbox, f"{MATRIX}:8448")
+    report = await run_check(sandbox, f"{MATRIX}:8448", timeout=10)
     found = {p.code: p for p in report.problems}
     assert "continuwuity/" in found["user-agent-blocked"].message, report.problems
     assert rows(report_json(report), KEYS_PATH)["continuwuity"] == (403, "blocked")
@@ -86,7 +86,7 @@ async def test_a_bot_rule_on_the_keys_names_continuwuity(sandbox: Sandbox) -> No
 
 async def test_a_cdn_challenge_is_not_reported_as_invalid_json(sandbox: Sandbox) -> None:
     await delegated(sandbox, CHALLENGE)
-    report = await run_check(sandbox, NAME)
+    report = await run_check(sandbox, NAME, timeout=10)
     codes = {p.code for p in report.problems}
     assert "cdn-challenge" in codes
     assert not codes & {"well-known-not-json", "well-known-server-error"}, codes
@@ -99,13 +99,13 @@ async def test_a_challenge_with_status_200_still_defers_not_json(sandbox: Sandbo
     """The twin of the plain not-JSON file: a challenge page served with 200."""
     page = Reply(status=200, body="<html>challenge</html>", headers={"cf-mitigated": "challenge"})
     await delegated(sandbox, page)
-    codes = {p.code for p in (await run_check(sandbox, NAME)).problems}
+    codes = {p.code for p in (await run_check(sandbox, NAME, timeout=10)).problems}
     assert "cdn-challenge" in codes and "well-known-not-json" not in codes
 
 
 async def test_plain_html_is_still_not_json(sandbox: Sandbox) -> None:
     await delegated(sandbox, Reply(status=200, body="<html>hello</html>"))
-    codes = {p.code for p in (await run_check(sandbox, NAME)).problems}
+    codes = {p.code for p in (await run_check(sandbox, NAME, timeout=10)).problems}
     assert "well-known-not-json" in codes and "cdn-challenge" not in codes
 
 
@@ -119,7 +119,7 @@ async def test_a_well_known_host_with_only_aaaa_fails_ipv4_only_peers(sandbox: S
     v6 = await sandbox.https_host([MATRIX], port=8448, ipv6=True)  # and AAAA ::1
     for path, reply in (await _homeserver_routes()).items():
         v6.set("*", path, reply)
-    report = await run_check(sandbox, NAME)
+    report = await run_check(sandbox, NAME, timeout=10)
     families = report_json(report)["families"]
     assert families["ipv4"]["federation_ok"] is False
     assert families["ipv4"]["well_known"] == "no A record for the server name"
@@ -135,7 +135,7 @@ async def test_a_dead_ipv4_endpoint_fails_ipv4_only_peers(sandbox: Sandbox) -> N
     for path, reply in (await _homeserver_routes()).items():
         v6.set("*", path, reply)
     sandbox.zone.add(NAME, "A", "127.0.1.9")  # nothing listens there
-    report = await run_check(sandbox, NAME)
+    report = await run_check(sandbox, NAME, timeout=10)
     families = report_json(report)["families"]
     assert (families["ipv4"]["federation_ok"], families["ipv6"]["federation_ok"]) == (False, True)
     found = {p.code: p for p in report.problems}
@@ -146,7 +146,7 @@ async def test_a_dead_ipv4_endpoint_fails_ipv4_only_peers(sandbox: Sandbox) -> N
 async def test_an_ipv4_only_server_is_no_family_problem(sandbox: Sandbox) -> None:
     """The twin: no AAAA anywhere is a choice; the families object still says so."""
     await delegated(sandbox, Reply.json(DELEGATION))
-    report = await run_check(sandbox, NAME)
+    report = await run_check(sandbox, NAME, timeout=10)
     families = report_json(report)["families"]
     assert (families["ipv4"]["federation_ok"], families["ipv6"]["federation_ok"]) == (True, False)
     assert not {p.code for p in report.problems} & {"ipv4-unreachable", "ipv6-unreachable"}
@@ -167,7 +167,7 @@ async def _homeserver_routes() -> dict[str, Reply]:
 async def test_propagation_follows_the_served_headers(sandbox: Sandbox) -> None:
     served = Reply.json(DELEGATION, headers={"Cache-Control": "max-age=600"})
     await delegated(sandbox, served)
-    report = await run_check(sandbox, NAME)
+    report = await run_check(sandbox, NAME, timeout=10)
     document = report_json(report)["propagation"]
     assert document["well_known"] == {"cache_control": "max-age=600", "expires": None}
     peers = {peer["implementation"]: peer for peer in document["peers"]}

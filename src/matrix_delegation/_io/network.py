@@ -31,7 +31,7 @@ from .connect import (
 from .dns import DnsBackend
 from .dns_choice import make_dns_backend
 from .http import Fetched, HttpFetch, http_get, read_well_known
-from .probe import EndpointProbe, HttpResult, fetch_path, probe_endpoint
+from .probe import PROBE_USER_AGENT, EndpointProbe, HttpResult, fetch_path, probe_endpoint
 from .tls import client_context
 
 __all__ = ["DEFAULT_TIMEOUT", "Network", "NetworkConfig"]
@@ -188,12 +188,9 @@ class Network:
         tls_name: str,
         host_header: str,
         timeout: float,
-        user_agent: str | None = "",
+        user_agent: str | None = PROBE_USER_AGENT,
     ) -> HttpResult:
-        """GET one path from one address over verified TLS; see :func:`.probe.fetch_path`.
-
-        ``user_agent``: the probe's when empty (the default), none at all when None.
-        """
+        """GET one path from one address over verified TLS; see :func:`.probe.fetch_path`."""
         return await fetch_path(
             ip,
             port,

@@ -152,12 +152,9 @@ async def fetch_path(
     context: ssl.SSLContext,
     timeout: float,
     policy: IpPolicy,
-    user_agent: str | None = "",
+    user_agent: str | None = PROBE_USER_AGENT,
 ) -> HttpResult:
-    """GET one path from one address over verified TLS (no redirects followed).
-
-    ``user_agent``: :data:`PROBE_USER_AGENT` when empty, no header at all when None.
-    """
+    """GET one path from one address over verified TLS (no redirects followed; no UA: None)."""
     with _Opened(policy) as opened:
         try:
             async with asyncio.timeout(timeout):
@@ -171,10 +168,7 @@ async def fetch_path(
                 await _close(streams[1])
             return HttpResult(None, b"", f"TLS: {tls.verify_error}")
         site = (ip, port, sni, tls)
-        agent = PROBE_USER_AGENT if user_agent == "" else user_agent
-        result, streams = await _get(
-            streams, *site, path, host_header, timeout, opened, user_agent=agent
-        )
+        result, streams = await _get(streams, *site, path, host_header, timeout, opened, user_agent)
         if streams is not None:
             await _close(streams[1])
         return result
@@ -292,7 +286,6 @@ async def _get(
     host: str,
     timeout: float,
     opened: _Opened,
-    *,
     user_agent: str | None = PROBE_USER_AGENT,
 ) -> tuple[HttpResult, Streams | None]:
     """GET over the open connection; reconnect once if the server closed it."""
