@@ -42,6 +42,7 @@ from _machine_limit import cores, limit_ratio, machine_limit
 from aiohttp import web_server
 
 from matrix_delegation import __version__
+from matrix_delegation.checker.agents_model import EXTRA_REQUESTS
 from matrix_delegation.cli.common import run
 from matrix_delegation.sandbox import Reply, WebHost
 from matrix_delegation.sandbox.homeserver import KEYS_PATH, VERSION_PATH, key_response
@@ -348,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     figures["load_average"] = [round(load, 2), round(os.getloadavg()[0], 2)]
     figures["machine"] = machine()
     figures["version"] = __version__
+    # The User-Agent fetches of each check (checker/agents_model.py), part of these runs.
+    figures["agent_requests_per_check"] = EXTRA_REQUESTS
     figures["self_peak_rss_mib"] = round(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
     )

@@ -119,6 +119,8 @@ async def http_get(
     when ``refuse_oversized(status)``, else it is cut there (empty when
     ``Content-Length`` says so already).
     """
+    # Without a User-Agent in ``headers`` none is sent (aiohttp would add its own).
+    skip = () if "User-Agent" in headers else ("User-Agent",)
     hops: list[HttpHop] = []  # the hop in flight has no status until its response comes
     visited = [url]
     try:
@@ -126,7 +128,7 @@ async def http_get(
             while True:
                 hops.append(HttpHop(visited[-1], None))
                 async with session.get(
-                    visited[-1], allow_redirects=False, headers=headers
+                    visited[-1], allow_redirects=False, headers=headers, skip_auto_headers=skip
                 ) as response:
                     hops[-1] = HttpHop(visited[-1], response.status, response.headers)
                     if response.status not in REDIRECT_STATUSES:

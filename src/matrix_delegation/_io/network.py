@@ -31,7 +31,7 @@ from .connect import (
 from .dns import DnsBackend
 from .dns_choice import make_dns_backend
 from .http import Fetched, HttpFetch, http_get, read_well_known
-from .probe import EndpointProbe, HttpResult, fetch_path, probe_endpoint
+from .probe import PROBE_USER_AGENT, EndpointProbe, HttpResult, fetch_path, probe_endpoint
 from .tls import client_context
 
 __all__ = ["DEFAULT_TIMEOUT", "Network", "NetworkConfig"]
@@ -132,9 +132,15 @@ class Network:
         timeout: float | None = None,
         accept: str | None = None,
         refuse_oversized: Callable[[int], bool] = lambda status: True,
+        user_agent: str | None = "",
     ) -> HttpFetch:
-        """GET ``url`` with redirects followed, under one deadline and the body cap."""
-        headers = {"User-Agent": self.user_agent, **({"Accept": accept} if accept else {})}
+        """GET ``url`` with redirects followed, under one deadline and the body cap.
+
+        ``user_agent``: ours when empty (the default), none at all when None.
+        """
+        agent = self.user_agent if user_agent == "" else user_agent
+        headers = {**({"User-Agent": agent} if agent is not None else {})}
+        headers.update({"Accept": accept} if accept else {})
         return await http_get(
             self.session(),
             url,
@@ -176,7 +182,15 @@ class Network:
         )
 
     async def fetch_path(
-        self, ip: str, port: int, path: str, *, tls_name: str, host_header: str, timeout: float
+        self,
+        ip: str,
+        port: int,
+        path: str,
+        *,
+        tls_name: str,
+        host_header: str,
+        timeout: float,
+        user_agent: str | None = PROBE_USER_AGENT,
     ) -> HttpResult:
         """GET one path from one address over verified TLS; see :func:`.probe.fetch_path`."""
         return await fetch_path(
@@ -188,4 +202,5 @@ class Network:
             context=self.ssl_context,
             timeout=timeout,
             policy=self.policy.ip_policy,
+            user_agent=user_agent,
         )

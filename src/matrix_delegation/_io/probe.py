@@ -41,6 +41,10 @@ WELL_KNOWN_PATH = "/.well-known/matrix/server"
 MAX_RESPONSE = 512 * 1024
 #: Bytes of a body kept once it has been judged: enough to show what was served.
 BODY_EXCERPT = 1024
+#: Response headers kept per response (the rest are read and dropped).
+MAX_HEADERS = 64
+#: What the probe says it is, unless a caller asks for another User-Agent.
+PROBE_USER_AGENT = "matrix-delegation-checker"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +67,14 @@ class HttpResult:
     status: int | None
     body: bytes
     error: str | None = None
+    #: The response headers (names lower-cased), at most :data:`MAX_HEADERS` of them.
+    headers: tuple[tuple[str, str], ...] = ()
 
     def excerpt(self) -> HttpResult:
         """This result with at most :data:`BODY_EXCERPT` bytes of its body (for keeping)."""
         if len(self.body) <= BODY_EXCERPT:
             return self
-        return HttpResult(self.status, self.body[:BODY_EXCERPT], self.error)
+        return HttpResult(self.status, self.body[:BODY_EXCERPT], self.error, self.headers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +152,9 @@ async def fetch_path(
     context: ssl.SSLContext,
     timeout: float,
     policy: IpPolicy,
+    user_agent: str | None = PROBE_USER_AGENT,
 ) -> HttpResult:
-    """GET one path from one address over verified TLS (no redirects followed)."""
+    """GET one path from one address over verified TLS (no redirects followed; no UA: None)."""
     with _Opened(policy) as opened:
         try:
             async with asyncio.timeout(timeout):
@@ -161,7 +168,7 @@ async def fetch_path(
                 await _close(streams[1])
             return HttpResult(None, b"", f"TLS: {tls.verify_error}")
         site = (ip, port, sni, tls)
-        result, streams = await _get(streams, *site, path, host_header, timeout, opened)
+        result, streams = await _get(streams, *site, path, host_header, timeout, opened, user_agent)
         if streams is not None:
             await _close(streams[1])
         return result
@@ -279,6 +286,7 @@ async def _get(
     host: str,
     timeout: float,
     opened: _Opened,
+    user_agent: str | None = PROBE_USER_AGENT,
 ) -> tuple[HttpResult, Streams | None]:
     """GET over the open connection; reconnect once if the server closed it."""
     if streams is None or streams[1].is_closing():
@@ -288,8 +296,8 @@ async def _get(
     reader, writer = streams
     try:
         async with asyncio.timeout(timeout):
-            writer.write(_request(path, host))
-            status, body, keep = await _read_response(reader)
+            writer.write(_request(path, host, user_agent))
+            status, body, keep, headers = await _read_response(reader)
     except _TooLarge:
         await _close(writer)
         return HttpResult(None, b"", f"response larger than {MAX_RESPONSE} bytes"), None
@@ -298,8 +306,8 @@ async def _get(
         return HttpResult(None, b"", _reason(exc, timeout)), None
     if not keep:
         await _close(writer)
-        return HttpResult(status, body), None
-    return HttpResult(status, body), streams
+        return HttpResult(status, body, None, headers), None
+    return HttpResult(status, body, None, headers), streams
 
 
 async def _reconnect(
@@ -315,13 +323,10 @@ async def _reconnect(
     return reader, writer
 
 
-def _request(path: str, host: str) -> bytes:
-    lines = (
-        f"GET {path} HTTP/1.1",
-        f"Host: {host}",
-        "Accept: application/json",
-        "User-Agent: matrix-delegation-checker",
-    )
+def _request(path: str, host: str, user_agent: str | None) -> bytes:
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host}", "Accept: application/json"]
+    if user_agent is not None:
+        lines.append(f"User-Agent: {user_agent}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
@@ -330,9 +335,14 @@ class _Response:
 
     def __init__(self) -> None:
         self.body = bytearray()
+        self.headers: list[tuple[str, str]] = []
         self.done = False
         self.keep_alive = False
         self.parser: httptools.HttpResponseParser | None = None
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if len(self.headers) < MAX_HEADERS:  # the response size cap bounds the rest
+            self.headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
 
     def on_body(self, chunk: bytes) -> None:
         self.body += chunk
@@ -347,7 +357,9 @@ class _Response:
         self.keep_alive = self.parser.should_keep_alive()
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+async def _read_response(
+    reader: asyncio.StreamReader,
+) -> tuple[int, bytes, bool, tuple[tuple[str, str], ...]]:
     collected = _Response()
     parser = collected.parser = httptools.HttpResponseParser(collected)
     received = 0
@@ -366,7 +378,8 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool
             break
     if not collected.done:
         raise OSError("the connection closed before the response was complete")
-    return parser.get_status_code(), bytes(collected.body), collected.keep_alive
+    headers = tuple(collected.headers)
+    return parser.get_status_code(), bytes(collected.body), collected.keep_alive, headers
 
 
 def _connect_error(exc: BaseException, timeout: float) -> str:
