@@ -3,6 +3,7 @@ a webhook receiver that verifies each signature."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -77,14 +78,14 @@ async def test_down_then_up_is_one_event_each_signed_and_recorded(
         async with aiohttp.ClientSession() as session:
             page = await (await session.get(f"http://{metrics}/metrics")).text()
         assert f'matrix_delegation_watch_federation_ok{{server_name="{NAME}"}} 1.0' in page
-        await world.homeserver.stop()
+        world.take_down()
         await wait_for(lambda: "federation-down" in receiver.kinds(), "federation-down")
         failing = await results(store, ok=False)
         assert failing >= 2  # --confirm 2: not before the second failure
         await wait_for(
             lambda: _more(store, False, failing + 3), "three more failed checks"
         )  # still down: no second event
-        await world.homeserver.start()
+        world.bring_up()
         await wait_for(lambda: "federation-up" in receiver.kinds(), "federation-up")
         good = await results(store, ok=True)
         await wait_for(lambda: _more(store, True, good + 3), "three more good checks")
@@ -102,7 +103,8 @@ async def test_down_then_up_is_one_event_each_signed_and_recorded(
     recorded = [(row.kind, row.id) for row in await store.events_of(NAME)]
     assert recorded == [(p["event"], p["id"]) for p in receiver.received]
     # history prints what was recorded, oldest first, as JSON Lines
-    assert main(["history", NAME, "--json", "--database", f"sqlite:///{tmp_path / 'watch.db'}"]) == 0
+    history = ["history", NAME, "--json", "--database", f"sqlite:///{tmp_path / 'watch.db'}"]
+    assert await asyncio.to_thread(main, history) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == await results(store)
     assert set(lines[0]) == {"server_name", "checked_at", "federation_ok", "route", "problems",
@@ -130,7 +132,7 @@ async def test_a_changed_key_m_server_and_certificate_are_one_event_each(
         await wait_for(lambda: "keys-changed" in receiver.kinds(), "keys-changed")
         world.well_known.set(NAME, WK, Reply.json({"m.server": f"{MATRIX2}:8448"}))
         await wait_for(lambda: "delegation-changed" in receiver.kinds(), "delegation-changed")
-        await world.swap_certificate()
+        world.renew_certificate()
         await wait_for(lambda: "certificate-changed" in receiver.kinds(), "certificate-changed")
         good = await results(store, ok=True)
         await wait_for(lambda: _more(store, True, good + 3), "three more good checks")
@@ -149,7 +151,7 @@ async def test_a_receiver_that_fails_gets_the_event_again_with_the_same_id(
     sandbox: Sandbox, tmp_path: Path, store: Store
 ) -> None:
     world = await make_world(sandbox)
-    await world.homeserver.stop()  # down from the start: federation-down after --confirm 1
+    world.take_down()  # down from the start: federation-down after --confirm 1
     receiver = Receiver(fail_first=2)
     await receiver.start()
     process = await start_watch(
@@ -173,7 +175,7 @@ async def test_a_wrong_secret_is_refused_and_retried_not_lost(
     sandbox: Sandbox, tmp_path: Path, store: Store
 ) -> None:
     world = await make_world(sandbox)
-    await world.homeserver.stop()
+    world.take_down()
     receiver = Receiver(secret=b"another secret")
     await receiver.start()
     process = await start_watch(

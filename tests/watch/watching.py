@@ -44,14 +44,17 @@ class World:
     well_known: WebHost
     homeserver: WebHost
 
-    async def swap_certificate(self) -> None:
-        """Serve the homeserver again at the same address with a new certificate."""
-        old = self.homeserver
-        await old.stop()
-        context = self.sandbox.ca.server_context(MATRIX, MATRIX2)
-        self.homeserver = WebHost(old.host, old.port, context)
+    def take_down(self) -> None:
+        """The homeserver is down behind its reverse proxy: 502 Bad Gateway."""
+        for path in (VERSION_PATH, KEYS_PATH):
+            self.homeserver.set("*", path, Reply(status=502, body="Bad Gateway"))
+
+    def bring_up(self) -> None:
         serve_homeserver(self.homeserver)
-        await self.homeserver.start()
+
+    def renew_certificate(self) -> None:
+        """The homeserver's certificate is renewed: a new one from its next handshake."""
+        self.sandbox.ca.renew(MATRIX, MATRIX2)
 
 
 def serve_homeserver(host: WebHost, key: Any = KEY) -> None:
@@ -62,7 +65,7 @@ def serve_homeserver(host: WebHost, key: Any = KEY) -> None:
 async def make_world(sandbox: Sandbox) -> World:
     well_known = await sandbox.https_host([NAME])
     well_known.set(NAME, WK, Reply.json({"m.server": f"{MATRIX}:8448"}))
-    homeserver = await sandbox.https_host([MATRIX, MATRIX2], port=8448)
+    homeserver = await sandbox.https_host([MATRIX, MATRIX2], port=8448)  # its own address
     serve_homeserver(homeserver)
     return World(sandbox, well_known, homeserver)
 

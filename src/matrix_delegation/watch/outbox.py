@@ -94,8 +94,8 @@ class Outbox:
         return [Delivery(row.id, row.target, row.body, row.attempts) for row in rows]
 
     async def delivered(self, delivery: Delivery) -> None:
-        """Mark a notification sent."""
-        await self._finish(delivery, state="delivered", delivered_at=self.clock(), last_error=None)
+        """Mark a notification sent (its last error, if any, stays for the record)."""
+        await self._finish(delivery, state="delivered", delivered_at=self.clock())
 
     async def failed(self, delivery: Delivery, error: str) -> None:
         """Try again after the next delay, or give up after :data:`MAX_ATTEMPTS`."""
