@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -192,3 +193,33 @@ async def test_a_wrong_secret_is_refused_and_retried_not_lost(
     assert receiver.received == []
     [row] = await Outbox(store.engine, "test").rows()
     assert row.state == "pending" and row.attempts >= 2 and row.last_error == "HTTP 401"
+
+
+async def test_sighup_reads_the_names_again_and_reports_a_bad_one_once(
+    sandbox: Sandbox, tmp_path: Path, store: Store
+) -> None:
+    await make_world(sandbox)
+    names = tmp_path / "names.txt"
+    names.write_text(f"{NAME}\nbad_name\n")
+    process = await start_watch(
+        "--from-file", str(names), *FAST, "--database", f"sqlite:///{tmp_path / 'watch.db'}",
+        *network_flags(sandbox, tmp_path),
+    )  # fmt: skip
+    try:
+        await wait_for(lambda: results(store), "a check of the first name")
+        names.write_text(f"bad_name\n{MATRIX2}\n")
+        process.send_signal(signal.SIGHUP)
+        await wait_for(lambda: store.history(MATRIX2, 0), "a check of the added name")
+        await asyncio.sleep(0.5)  # a check of the removed name that was in flight ends
+        before = await results(store)
+        count = len(await store.history(MATRIX2, 0))
+        await wait_for(lambda: _count(store, MATRIX2, count + 3), "three more of the new name")
+        assert await results(store) == before  # the removed name is no longer checked
+    finally:
+        status, err = await stop_watch(process)
+    assert status == 0, err
+    assert err.count("bad_name") == 1 and "Traceback" not in err
+
+
+async def _count(store: Store, name: str, count: int) -> bool:
+    return len(await store.history(name, 0)) >= count
