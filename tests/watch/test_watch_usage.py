@@ -40,8 +40,8 @@ def test_no_names_and_bad_options_are_usage_errors(tmp_path: Path, capsys) -> No
     assert main(["watch", "--database", database]) == 2
     assert main(["watch", "example.test", "--interval", "0", "--database", database]) == 2
     assert main(["watch", "example.test", "--webhook", "ftp://x/", "--database", database]) == 2
-    secrets = ["--webhook", "https://a.test/", "--webhook", "https://b.test/",
-               "--webhook-secret", "1", "--webhook-secret", "2", "--webhook-secret", "3"]  # fmt: skip
+    hooks = ["--webhook", "https://a.test/", "--webhook", "https://b.test/"]
+    secrets = [*hooks, "--webhook-secret", "1", "--webhook-secret", "2", "--webhook-secret", "3"]
     assert main(["watch", "example.test", *secrets, "--database", database]) == 2
     assert main(["history", "bad_name", "--database", database]) == 2
     assert main(["history", "example.test", "--since", "soon", "--database", database]) == 2

@@ -31,7 +31,9 @@ def parse_since(text: str, now: float | None = None) -> float:
     try:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ValueError(f"{text!r} is neither a span (30m, 24h, 7d) nor an ISO 8601 time") from None
+        raise ValueError(
+            f"{text!r} is neither a span (30m, 24h, 7d) nor an ISO 8601 time"
+        ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
@@ -76,9 +78,7 @@ async def _history(args: argparse.Namespace) -> int:
 def _iso(instant: float | None) -> str | None:
     if instant is None:
         return None
-    return datetime.fromtimestamp(instant, UTC).isoformat(timespec="seconds").replace(
-        "+00:00", "Z"
-    )
+    return datetime.fromtimestamp(instant, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def history_json(row: Any) -> dict[str, Any]:

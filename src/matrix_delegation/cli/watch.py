@@ -124,7 +124,12 @@ async def _watch(args: argparse.Namespace, names: NameList, hooks: list[Webhook]
         outbox = Outbox(engine, worker, retry_delays=args.retry_delays)
         sender = Sender(outbox, network, hooks, tick=schedule.tick, timeout=args.timeout)
         watcher = Watcher(
-            store, config, schedule, _rules(args), targets=sender.targets, on_checked=metrics.checked
+            store,
+            config,
+            schedule,
+            _rules(args),
+            targets=sender.targets,
+            on_checked=metrics.checked,
         )
         for address in args.metrics_listen:
             await _serve_metrics(stack, metrics_app(metrics), address)

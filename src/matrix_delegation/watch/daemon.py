@@ -11,6 +11,7 @@ by ``jitter`` so that names checked together drift apart.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -196,7 +197,5 @@ class Watcher:
                 await self.store.prune(before)
             except (OSError, SQLAlchemyError) as exc:
                 log.warning("could not prune old results: %s", reason(exc))
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.schedule.prune_every)
-            except TimeoutError:
-                pass

@@ -8,6 +8,7 @@ next retry delay (:class:`~.outbox.Outbox`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -54,10 +55,8 @@ class Sender:
                 log.warning("the database did not answer the outbox: %s", reason(exc))
                 sent = 0
             if sent == 0:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.tick)
-                except TimeoutError:
-                    pass
 
     async def once(self) -> int:
         """Claim and send one batch; returns how many were tried."""

@@ -125,7 +125,9 @@ def _changes(name: str, baseline: dict[str, Any], seen: Observation) -> list[Eve
             continue  # not seen this time: nothing to compare
         before = baseline.get(key)
         if before is not None and before != now_value:
-            found.append(Event(kind, f"{name}: {what} changed: {_show(before)} -> {_show(now_value)}"))
+            found.append(
+                Event(kind, f"{name}: {what} changed: {_show(before)} -> {_show(now_value)}")
+            )
         baseline[key] = now_value
     return found
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -163,7 +164,7 @@ class Store:
     async def _event(
         self, connection: AsyncConnection, checked: Checked, event: Event, targets: Sequence[str]
     ) -> str:
-        event_id = "%032x" % self._rng.getrandbits(128)
+        event_id = uuid.uuid4().hex  # unique across processes: the receivers drop duplicates by it
         at = checked.checked_at
         await connection.execute(
             sa.insert(events).values(
