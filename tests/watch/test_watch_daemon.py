@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from postgres import Postgres
 from watching import (
     FAST,
     MATRIX2,
@@ -47,8 +48,17 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    engine = await open_database(f"sqlite:///{tmp_path / 'watch.db'}")
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The database URL: SQLite, unless the test is parametrized with "postgresql"."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        server: Postgres = request.getfixturevalue("postgres")
+        return await server.new_database()
+    return f"sqlite:///{tmp_path / 'watch.db'}"
+
+
+@pytest.fixture
+async def store(database: str) -> AsyncIterator[Store]:
+    engine = await open_database(database)
     yield Store(engine, "test")
     await engine.dispose()
 
@@ -64,13 +74,14 @@ async def results(store: Store, ok: bool | None = None) -> int:
     return sum(1 for row in rows if ok is None or row.federation_ok == ok)
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"], indirect=True)
 async def test_down_then_up_is_one_event_each_signed_and_recorded(
-    sandbox: Sandbox, tmp_path: Path, receiver: Receiver, store: Store, capsys
+    sandbox: Sandbox, tmp_path: Path, receiver: Receiver, store: Store, database: str, capsys
 ) -> None:
     world = await make_world(sandbox)
     metrics = f"127.0.0.1:{free_port()}"
     process = await start_watch(
-        NAME, *FAST, "--confirm", "2", "--database", f"sqlite:///{tmp_path / 'watch.db'}",
+        NAME, *FAST, "--confirm", "2", "--database", database,
         "--webhook", receiver.url, "--webhook-secret", SECRET, "--metrics-listen", metrics,
         *network_flags(sandbox, tmp_path),
     )  # fmt: skip
@@ -104,7 +115,7 @@ async def test_down_then_up_is_one_event_each_signed_and_recorded(
     recorded = [(row.kind, row.id) for row in await store.events_of(NAME)]
     assert recorded == [(p["event"], p["id"]) for p in receiver.received]
     # history prints what was recorded, oldest first, as JSON Lines
-    history = ["history", NAME, "--json", "--database", f"sqlite:///{tmp_path / 'watch.db'}"]
+    history = ["history", NAME, "--json", "--database", database]
     assert await asyncio.to_thread(main, history) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == await results(store)
