@@ -157,16 +157,19 @@ async def http_post(
     headers: Mapping[str, str],
     timeout: float,
     max_body: int,
+    method: str = "POST",
 ) -> HttpFetch:
-    """POST ``body`` to an http(s) ``url``, no redirect followed; never raises for what the
-    server does. The response body is read up to ``max_body`` bytes and cut there."""
+    """POST (or PUT) ``body`` to an http(s) ``url``, no redirect followed; never raises for
+    what the server does. The response body is read up to ``max_body`` bytes and cut there."""
     if not url.lower().startswith(("https://", "http://")):
         return HttpFetch(url, (), b"", "only http and https URLs are used", "unreachable")
     hops = [HttpHop(url, None)]
     try:
         async with (
             asyncio.timeout(timeout),
-            session.post(url, data=body, headers=headers, allow_redirects=False) as response,
+            session.request(
+                method, url, data=body, headers=headers, allow_redirects=False
+            ) as response,
         ):
             hops[0] = HttpHop(url, response.status, response.headers)
             return HttpFetch(url, tuple(hops), await _read_body(response, max_body, False))

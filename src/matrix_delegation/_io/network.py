@@ -143,9 +143,16 @@ class Network:
         )
 
     async def post(
-        self, url: str, body: bytes, *, headers: Mapping[str, str], timeout: float | None = None
+        self,
+        url: str,
+        body: bytes,
+        *,
+        headers: Mapping[str, str],
+        timeout: float | None = None,
+        method: str = "POST",
     ) -> HttpFetch:
-        """POST ``body`` to ``url`` (a webhook) through the same DNS, IP policy and TLS."""
+        """POST (or PUT) ``body`` to ``url`` (a webhook, a Matrix homeserver) through the
+        same DNS, IP policy and TLS as every fetch."""
         return await http_post(
             self.session(),
             url,
@@ -153,6 +160,7 @@ class Network:
             headers={"User-Agent": self.user_agent, **headers},
             timeout=self.timeout if timeout is None else timeout,
             max_body=self.config.max_body,
+            method=method,
         )
 
     async def fetch_well_known(self, hostname: str) -> Fetched:

@@ -28,9 +28,9 @@ from ..watch.deliver import Sender
 from ..watch.events import Rules
 from ..watch.metrics import WatchMetrics, metrics_app
 from ..watch.names import NameList
+from ..watch.notify import Notifier
 from ..watch.outbox import Outbox
 from ..watch.store import Store
-from ..watch.webhook import Webhook
 from .common import (
     EXIT_OK,
     NO_NAMES,
@@ -43,7 +43,7 @@ from .common import (
     warn,
 )
 from .common import run as run_loop
-from .watch_options import add_watch_options, webhooks
+from .watch_options import add_watch_options, notifiers
 
 __all__ = ["add_parser", "run"]
 
@@ -73,9 +73,9 @@ def run(args: argparse.Namespace) -> int:
     names = NameList(lambda: _sources(args), warn)
     if not names.load():
         raise ConfigurationError(NO_NAMES.replace("--from-file", "--from-file or --config"))
-    hooks = webhooks(args.webhook, args.webhook_secret or _env_secrets())
+    chosen = notifiers(args, args.webhook_secret or _env_secrets())
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    return run_loop(_watch(args, names, hooks))
+    return run_loop(_watch(args, names, chosen))
 
 
 def _env_secrets() -> list[str]:
@@ -111,7 +111,7 @@ def _rules(args: argparse.Namespace) -> Rules:
     )
 
 
-async def _watch(args: argparse.Namespace, names: NameList, hooks: list[Webhook]) -> int:
+async def _watch(args: argparse.Namespace, names: NameList, chosen: list[Notifier]) -> int:
     engine = await open_database(args.database)  # unreachable: one line, exit 2
     worker = args.worker_id or f"{socket.gethostname()}:{os.getpid()}"
     schedule, config = _schedule(args), resolver_options(args)
@@ -122,7 +122,7 @@ async def _watch(args: argparse.Namespace, names: NameList, hooks: list[Webhook]
         watched = names.load()
         await store.sync_names(watched, _spread(len(watched), schedule))
         outbox = Outbox(engine, worker, retry_delays=args.retry_delays)
-        sender = Sender(outbox, network, hooks, tick=schedule.tick, timeout=args.timeout)
+        sender = Sender(outbox, network, chosen, tick=schedule.tick, timeout=args.timeout)
         watcher = Watcher(
             store,
             config,

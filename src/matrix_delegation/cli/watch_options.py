@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import socket
 from collections.abc import Sequence
 
 from .._exceptions import ConfigurationError
+from .._io.smtp import SmtpServer
 from ..watch.dburl import default_database
+from ..watch.mail import Mailbox, mail_address
+from ..watch.matrix_room import MatrixRoom
+from ..watch.notify import Notifier
 from ..watch.outbox import DEFAULT_RETRY_DELAYS
 from ..watch.webhook import Webhook
 from .common import checked, parse_listen, positive_int, positive_seconds
 
-__all__ = ["add_watch_options", "retry_delays", "webhooks"]
+__all__ = ["add_watch_options", "notifiers", "retry_delays", "webhooks"]
 
 
 def retry_delays(text: str) -> tuple[float, ...]:
@@ -78,6 +83,7 @@ def add_watch_options(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_RETRY_DELAYS, metavar="S,S,...",
         help="seconds before each retry of a failed notification (default 30,120,600,3600)",
     )  # fmt: skip
+    _notifier_options(parser)
     parser.add_argument(
         "--metrics-listen", action="append", default=[], metavar="ADDR:PORT",
         type=checked(lambda t: (parse_listen(t), t)[1], "listen address"),
@@ -87,6 +93,72 @@ def add_watch_options(parser: argparse.ArgumentParser) -> None:
         "--worker-id", metavar="ID",
         help="this process's name in the claims (default: HOST:PID)",
     )  # fmt: skip
+
+
+def _notifier_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--notify-room", action="append", default=[], metavar="ROOM_ID",
+        help="post each event to this Matrix room (repeatable; needs --homeserver and "
+        "--access-token-file)",
+    )  # fmt: skip
+    parser.add_argument("--homeserver", metavar="URL", help="client-server URL of the rooms")
+    parser.add_argument(
+        "--access-token-file", metavar="FILE", help="the access token of the posting account"
+    )
+    parser.add_argument(
+        "--smtp", metavar="URL",
+        help="mail each event through smtp://[USER:PASSWORD@]HOST[:587] (STARTTLS) or "
+        "smtps://...:465 (TLS)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--mail-to", action="append", default=[], metavar="ADDRESS",
+        type=checked(_address, "e-mail address"), help="recipient of the mails (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--mail-from", metavar="ADDRESS", type=checked(_address, "e-mail address"),
+        help="sender of the mails (default: matrix-delegation@HOSTNAME)",
+    )  # fmt: skip
+
+
+def _address(text: str) -> str:
+    try:
+        return mail_address(text)
+    except ConfigurationError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def notifiers(args: argparse.Namespace, secrets: Sequence[str]) -> list[Notifier]:
+    """Every notifier the options ask for.
+
+    Raises:
+        ConfigurationError: an option without its companions, or a bad value.
+    """
+    found: list[Notifier] = list(webhooks(args.webhook, secrets))
+    found += _rooms(args)
+    if args.smtp is not None or args.mail_to:
+        if args.smtp is None or not args.mail_to:
+            raise ConfigurationError("--smtp and --mail-to go together")
+        sender = args.mail_from or f"matrix-delegation@{socket.getfqdn()}"
+        found.append(Mailbox(SmtpServer.parse(args.smtp), sender, tuple(args.mail_to)))
+    return found
+
+
+def _rooms(args: argparse.Namespace) -> list[Notifier]:
+    if not args.notify_room:
+        return []
+    if args.homeserver is None or args.access_token_file is None:
+        raise ConfigurationError("--notify-room needs --homeserver and --access-token-file")
+    if not args.homeserver.lower().startswith(("https://", "http://")):
+        raise ConfigurationError(f"invalid --homeserver {args.homeserver!r}: expected a URL")
+    try:
+        with open(args.access_token_file, encoding="utf-8") as handle:
+            token = handle.read(4096).strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigurationError(f"cannot read {args.access_token_file!r}: {reason}") from None
+    if not token or any(c.isspace() for c in token):
+        raise ConfigurationError(f"{args.access_token_file!r} holds no access token")
+    return [MatrixRoom(args.homeserver, room, token) for room in dict.fromkeys(args.notify_room)]
 
 
 def webhooks(urls: Sequence[str], secrets: Sequence[str]) -> list[Webhook]:

@@ -16,8 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .._io.network import Network
 from .database import reason
+from .notify import Notifier
 from .outbox import Delivery, Outbox
-from .webhook import Webhook, send_webhook
 
 __all__ = ["Sender"]
 
@@ -31,20 +31,20 @@ class Sender:
         self,
         outbox: Outbox,
         network: Network,
-        webhooks: Sequence[Webhook],
+        notifiers: Sequence[Notifier],
         *,
         tick: float,
         timeout: float,
         concurrency: int = 8,
     ) -> None:
         self.outbox, self.network, self.tick, self.timeout = outbox, network, tick, timeout
-        self._hooks = {hook.target: hook for hook in webhooks}
+        self._notifiers = {notifier.target: notifier for notifier in notifiers}
         self._concurrency = concurrency
 
     @property
     def targets(self) -> list[str]:
         """The outbox targets this process sends to."""
-        return list(self._hooks)
+        return list(self._notifiers)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until ``stop`` is set (what is being sent then is finished first)."""
@@ -66,10 +66,10 @@ class Sender:
         return len(batch)
 
     async def _send(self, delivery: Delivery) -> None:
-        hook = self._hooks[delivery.target]
-        error = await send_webhook(self.network, hook, delivery.body.encode(), self.timeout)
+        notifier = self._notifiers[delivery.target]
+        error = await notifier.send(self.network, delivery.body.encode(), self.timeout)
         if error is None:
             await self.outbox.delivered(delivery)
         else:
-            log.warning("notification to %s failed: %s", hook.url, error)
+            log.warning("notification to %s failed: %s", delivery.target, error)
             await self.outbox.failed(delivery, error)

@@ -69,9 +69,13 @@ class Store:
 
     async def sync_names(self, wanted: Sequence[str], spread: float) -> None:
         """Watch exactly ``wanted``: new names are due within ``spread`` seconds (spread out
-        so that thousands do not fire at once), names no longer listed are set aside."""
+        so that thousands do not fire at once), names no longer listed are set aside.
+
+        One transaction, in batches: no statement grows with the list.
+        """
         now = self.clock()
         async with self.engine.begin() as connection:
+            await connection.execute(sa.update(names).values(active=False))
             for start in range(0, len(wanted), _BATCH):
                 batch = wanted[start : start + _BATCH]
                 rows = [self._new_row(name, now, spread) for name in batch]
@@ -79,12 +83,6 @@ class Store:
                 await connection.execute(
                     sa.update(names).where(names.c.name.in_(batch)).values(active=True)
                 )
-            if wanted:
-                await connection.execute(
-                    sa.update(names).where(~names.c.name.in_(wanted)).values(active=False)
-                )
-            else:
-                await connection.execute(sa.update(names).values(active=False))
 
     def _new_row(self, name: str, now: float, spread: float) -> dict[str, Any]:
         return {

@@ -36,6 +36,10 @@ class Webhook:
         """The outbox's name for this notifier."""
         return _PREFIX + self.url
 
+    async def send(self, network: Network, body: bytes, timeout: float) -> str | None:
+        """POST the payload, signed (see :func:`send_webhook`)."""
+        return await send_webhook(network, self, body, timeout)
+
 
 async def send_webhook(network: Network, hook: Webhook, body: bytes, timeout: float) -> str | None:
     """POST one notification; None when the receiver took it (2xx), else why not."""
