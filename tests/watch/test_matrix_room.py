@@ -13,9 +13,9 @@ from urllib.parse import quote
 
 import aiohttp
 import pytest
-from helpers.synapse import SynapseProcess, generate_base_config, start_synapse
 from watching import FAST, NAME, make_world, network_flags, start_watch, stop_watch, wait_for
 
+from helpers.synapse import SynapseProcess, generate_base_config, start_synapse
 from matrix_delegation._io.config import NetworkConfig
 from matrix_delegation._io.network import Network
 from matrix_delegation.sandbox.world import Sandbox
@@ -56,7 +56,8 @@ async def _account_and_room(base: str) -> tuple[str, str]:
     async with aiohttp.ClientSession() as session:
         account = await _call(
             session, "POST", f"{base}/_matrix/client/v3/register",
-            username=f"watcher{uuid.uuid4().hex[:8]}", password="a long password", auth={"type": "m.login.dummy"},
+            username=f"watcher{uuid.uuid4().hex[:8]}", password="a long password",
+            auth={"type": "m.login.dummy"},
         )  # fmt: skip
         token = account["access_token"]
         room = await _call(session, "POST", f"{base}/_matrix/client/v3/createRoom", token)
