@@ -100,6 +100,7 @@ def _schedule(args: argparse.Namespace) -> Schedule:
         concurrency=args.concurrency,
         timeout=args.timeout,
         keep_days=args.keep_days,
+        claim_for=args.lease,
     )
 
 

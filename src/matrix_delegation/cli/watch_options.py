@@ -90,6 +90,11 @@ def add_watch_options(parser: argparse.ArgumentParser) -> None:
         help="serve Prometheus metrics at http://ADDR:PORT/metrics (repeatable)",
     )  # fmt: skip
     parser.add_argument(
+        "--lease", type=checked(positive_seconds, "lease"), metavar="SECONDS",
+        help="how long a claimed name is this process's (default: 12 x --timeout + 30); "
+        "when a process dies, others take its names after this",
+    )  # fmt: skip
+    parser.add_argument(
         "--worker-id", metavar="ID",
         help="this process's name in the claims (default: HOST:PID)",
     )  # fmt: skip

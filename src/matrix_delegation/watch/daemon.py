@@ -52,6 +52,7 @@ class Schedule:
     timeout: float = 10.0  # each DNS query, fetch and connection of a check
     keep_days: float = 30.0
     prune_every: float = 3600.0
+    claim_for: float | None = None  # the lease; None: from the timeout (see lease)
 
     @property
     def deadline(self) -> float:
@@ -60,8 +61,8 @@ class Schedule:
 
     @property
     def lease(self) -> float:
-        """How long a claim holds: a check and its recording, with room to spare."""
-        return self.deadline * 2 + 30
+        """How long a claim holds: by default a check and its recording, with room to spare."""
+        return self.claim_for if self.claim_for is not None else self.deadline * 2 + 30
 
     @property
     def tick(self) -> float:

@@ -47,6 +47,7 @@ check_results = sa.Table(
     sa.Column("cert_expires_at", sa.Float),
     sa.Column("key_expires_at", sa.Float),
     sa.Column("duration", sa.Float, nullable=False),
+    sa.Column("checked_by", sa.String(64)),  # the process (--worker-id) that checked
     sa.Index("ix_check_results_name_time", "server_name", "checked_at"),
     sa.Index("ix_check_results_time", "checked_at"),
 )

@@ -135,7 +135,8 @@ class Store:
             if not await self._update_state(connection, checked):
                 await transaction.rollback()
                 return []
-            await connection.execute(sa.insert(check_results).values(_result_row(checked)))
+            row = _result_row(checked) | {"checked_by": self.worker}
+            await connection.execute(sa.insert(check_results).values(row))
             ids = [await self._event(connection, checked, e, targets) for e in checked.events]
             await transaction.commit()
         return ids

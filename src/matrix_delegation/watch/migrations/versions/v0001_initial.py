@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("cert_expires_at", sa.Float),
         sa.Column("key_expires_at", sa.Float),
         sa.Column("duration", sa.Float, nullable=False),
+        sa.Column("checked_by", sa.String(64)),
     )
     op.create_index("ix_check_results_name_time", "check_results", ["server_name", "checked_at"])
     op.create_index("ix_check_results_time", "check_results", ["checked_at"])
