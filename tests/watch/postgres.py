@@ -53,16 +53,21 @@ class Postgres:
     def start(self) -> None:
         initdb, pg_ctl = find_program("initdb"), find_program("pg_ctl")
         assert initdb and pg_ctl
-        self._run(initdb, "-D", str(self.data), "-U", USER, "--auth=trust", "-E", "UTF8")
+        if not self.data.exists():
+            self._run(initdb, "-D", str(self.data), "-U", USER, "--auth=trust", "-E", "UTF8")
         options = f"-h 127.0.0.1 -p {self.port} -k {self.directory} -c fsync=off"
         log = str(self.directory / "server.log")
         self._run(pg_ctl, "-D", str(self.data), "-o", options, "-l", log, "-w",
                   "-t", str(START_LIMIT), "start")  # fmt: skip
 
-    def stop(self) -> None:
+    def pause(self) -> None:
+        """Stop the server, keeping its data (``start`` brings it back on the same port)."""
         pg_ctl = find_program("pg_ctl")
         if pg_ctl and self.data.exists():
             self._run(pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def stop(self) -> None:
+        self.pause()
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def url(self, database: str = "postgres") -> str:

@@ -4,6 +4,7 @@ taken over when its lease runs out."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 from collections import Counter, defaultdict
@@ -93,3 +94,37 @@ async def _all_checked_since(store: Store, since: float, worker: str) -> bool:
         if row.checked_at >= since and row.checked_by == worker:
             latest[row.server_name] = row
     return len(latest) == len(FAILING) + 1
+
+
+async def test_a_database_lost_while_running_is_waited_for_and_nothing_breaks(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    server = Postgres()  # its own: this test stops it
+    await asyncio.to_thread(server.start)
+    try:
+        url = await server.new_database()
+        engine = await open_database(url)
+        store = Store(engine, "test")
+        await make_world(sandbox)
+        process = await start_watch(
+            NAME, *OPTIONS, "--database", url, *network_flags(sandbox, tmp_path)
+        )
+        try:
+            await wait_for(lambda: store.history(NAME, 0), "a check")
+            await engine.dispose()
+            await asyncio.to_thread(server.pause)
+            await asyncio.sleep(2 * INTERVAL)  # checks go on, their results wait
+            await asyncio.to_thread(server.start)
+            back = time.time()
+            await wait_for(lambda: _checked_after(store, back), "a check recorded after")
+        finally:
+            status, err = await stop_watch(process)
+            await engine.dispose()
+    finally:
+        await asyncio.to_thread(server.stop)
+    assert status == 0, err
+    assert "the database did not answer" in err and "Traceback" not in err
+
+
+async def _checked_after(store: Store, since: float) -> bool:
+    return any(row.checked_at >= since for row in await store.history(NAME, 0))
