@@ -67,7 +67,11 @@ class Sender:
 
     async def _send(self, delivery: Delivery) -> None:
         notifier = self._notifiers[delivery.target]
-        error = await notifier.send(self.network, delivery.body.encode(), self.timeout)
+        try:
+            error = await notifier.send(self.network, delivery.body.encode(), self.timeout)
+        except Exception as exc:  # a bug in one notifier must not stop the others (or checks)
+            log.error("notification to %s failed unexpectedly: %s", delivery.target, exc)
+            error = "failed unexpectedly"
         if error is None:
             await self.outbox.delivered(delivery)
         else:
