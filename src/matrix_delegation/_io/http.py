@@ -38,6 +38,7 @@ __all__ = [
     "HttpHop",
     "describe_client_error",
     "http_get",
+    "http_post",
     "read_well_known",
     "tls_reason",
 ]
@@ -148,6 +149,36 @@ async def http_get(
         # ValueError: aiohttp's InvalidURL and IDNA failures on a strange Location.
         reason = describe_client_error(exc)
         return HttpFetch(url, tuple(hops), b"", reason, "unreachable", True)
+
+
+async def http_post(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    *,
+    headers: Mapping[str, str],
+    timeout: float,
+    max_body: int,
+    method: str = "POST",
+) -> HttpFetch:
+    """POST (or PUT) ``body`` to an http(s) ``url``, no redirect followed; never raises for
+    what the server does. The response body is read up to ``max_body`` bytes and cut there."""
+    if not url.lower().startswith(("https://", "http://")):
+        return HttpFetch(url, (), b"", "only http and https URLs are used", "unreachable")
+    hops = [HttpHop(url, None)]
+    try:
+        async with (
+            asyncio.timeout(timeout),
+            session.request(
+                method, url, data=body, headers=headers, allow_redirects=False
+            ) as response,
+        ):
+            hops[0] = HttpHop(url, response.status, response.headers)
+            return HttpFetch(url, tuple(hops), await _read_body(response, max_body, False))
+    except TimeoutError:
+        return HttpFetch(url, tuple(hops), b"", f"timed out after {timeout:g} s", "timeout", True)
+    except (aiohttp.ClientError, OSError, ValueError) as exc:
+        return HttpFetch(url, tuple(hops), b"", describe_client_error(exc), "unreachable", True)
 
 
 async def _read_body(response: aiohttp.ClientResponse, max_body: int, refuse: bool) -> bytes:

@@ -9,7 +9,7 @@ DNS query, ``.well-known`` fetch, client-file fetch and endpoint probe.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 
 import aiohttp
@@ -30,7 +30,7 @@ from .connect import (
 )
 from .dns import DnsBackend
 from .dns_choice import make_dns_backend
-from .http import Fetched, HttpFetch, http_get, read_well_known
+from .http import Fetched, HttpFetch, http_get, http_post, read_well_known
 from .probe import PROBE_USER_AGENT, EndpointProbe, HttpResult, fetch_path, probe_endpoint
 from .tls import client_context
 
@@ -148,6 +148,27 @@ class Network:
             timeout=self.timeout if timeout is None else timeout,
             max_body=self.config.max_body,
             refuse_oversized=refuse_oversized,
+        )
+
+    async def post(
+        self,
+        url: str,
+        body: bytes,
+        *,
+        headers: Mapping[str, str],
+        timeout: float | None = None,
+        method: str = "POST",
+    ) -> HttpFetch:
+        """POST (or PUT) ``body`` to ``url`` (a webhook, a Matrix homeserver) through the
+        same DNS, IP policy and TLS as every fetch."""
+        return await http_post(
+            self.session(),
+            url,
+            body,
+            headers={"User-Agent": self.user_agent, **headers},
+            timeout=self.timeout if timeout is None else timeout,
+            max_body=self.config.max_body,
+            method=method,
         )
 
     async def fetch_well_known(self, hostname: str) -> Fetched:
