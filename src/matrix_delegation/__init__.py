@@ -41,6 +41,7 @@ from ._exceptions import (
     DiscoveryError,
     DnsLookupError,
     InvalidServerName,
+    InvalidWellKnown,
     NoAddress,
     ServiceUnavailable,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "FailureCode",
     "HostAddresses",
     "InvalidServerName",
+    "InvalidWellKnown",
     "IpPolicy",
     "Network",
     "NetworkConfig",

@@ -27,7 +27,8 @@ from ..resolver import Resolver
 from .client import check_client, check_support
 from .endpoint_rules import judge_endpoint
 from .judge import judge
-from .report import EndpointReport, Facts, Fallback, FallbackFacts, Report
+from .peer_check import gather_peers, known_reports
+from .report import EndpointReport, Facts, Fallback, FallbackFacts, PeerFacts, Report
 
 __all__ = ["EndpointReport", "Facts", "Fallback", "Report", "check_server", "gather_facts"]
 
@@ -71,6 +72,7 @@ async def gather_facts(
         endpoints = await _probe_all(check, resolution, clock())
         by_address, count = await _well_known_by_address(check, resolution, host)
         fallback = await _fallback(check, resolution, clock())
+        peers = await _peers(check, resolution, endpoints, fallback, clock())
         client, support = await client_side
     finally:
         client_side.cancel()  # when this check is cancelled (a deadline), so are they
@@ -84,6 +86,7 @@ async def gather_facts(
         well_known_by_address=by_address,
         client=client,
         support=support,
+        peers=peers,
     )
 
 
@@ -109,6 +112,24 @@ async def _fallback(check: _Check, resolution: Resolution, now: float) -> Fallba
     if not alternative.ok:
         return FallbackFacts(alternative)
     return FallbackFacts(alternative, await _probe_all(check, alternative, now))
+
+
+async def _peers(
+    check: _Check,
+    resolution: Resolution,
+    endpoints: tuple[EndpointReport, ...],
+    fallback: FallbackFacts | None,
+    now: float,
+) -> tuple[PeerFacts, ...]:
+    """Each implementation's view, reusing the probes made above (docs/peers.md)."""
+    made = [(resolution, endpoints)]
+    if fallback is not None:
+        made.append((fallback.resolution, fallback.endpoints))
+
+    async def probe(peer: Resolution, new: tuple[Endpoint, ...]) -> tuple[EndpointReport, ...]:
+        return await _probe_all(check, peer, now, new)
+
+    return await gather_peers(check.resolver, resolution.server_name, known_reports(made), probe)
 
 
 async def _well_known_by_address(
@@ -154,8 +175,13 @@ def _well_known_outcome(result: HttpResult) -> str:
 
 
 async def _probe_all(
-    check: _Check, resolution: Resolution, now: float
+    check: _Check,
+    resolution: Resolution,
+    now: float,
+    only: tuple[Endpoint, ...] | None = None,
 ) -> tuple[EndpointReport, ...]:
+    """Probe the endpoints of a resolution (or ``only`` these of them), as a peer connects."""
+
     async def one(endpoint: Endpoint) -> EndpointReport:
         async with check.gate:
             probe = await check.network.probe_endpoint(
@@ -172,5 +198,5 @@ async def _probe_all(
         return await asyncio.to_thread(judge_endpoint, probe, resolution.server_name, now)
 
     # Discovery caps the endpoints (and says so in the trace); this is the last guard.
-    endpoints = resolution.endpoints[:MAX_ENDPOINTS]
+    endpoints = (resolution.endpoints if only is None else only)[:MAX_ENDPOINTS]
     return tuple(await asyncio.gather(*(one(e) for e in endpoints)))

@@ -4,8 +4,7 @@ The one vocabulary of the checker: every rule (discovery, endpoints, server
 keys, the client and support files, the web service's deadline) returns
 :class:`Problem` values made by :func:`problem` from the catalogs below.
 The catalogs are the one source for ``docs/problems.md`` (a test keeps them
-in step). This module sits at the bottom of the checker: it imports nothing
-from it.
+in step). This module sits at the bottom of the checker (imports nothing from it).
 """
 
 from __future__ import annotations
@@ -140,6 +139,11 @@ FEDERATION: Final[dict[str, Code]] = {
         f"Discovery found more than {MAX_ENDPOINTS} endpoints; only the first"
         f" {MAX_ENDPOINTS} are checked, and peers may pick any of them.",
         "Publish fewer SRV targets and addresses: a few endpoints suffice for any server.",
+    ),
+    "peer-disagreement": Code(
+        "warning",
+        "Some homeserver implementations cannot reach the server while others (or the spec) can: each departs from the spec in its own way (docs/peers.md). An error when Synapse, the most widely deployed, cannot.",
+        "Make the setup work for every implementation; the peers table says why each fails.",
     ),
     "srv-legacy-only": Code(
         "warning",

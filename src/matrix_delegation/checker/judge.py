@@ -15,6 +15,7 @@ from .._core.plan import MAX_ADDRESSES_PER_HOST
 from .codes import Problem, problem
 from .discovery_rules import addresses_capped, discovery_problems
 from .endpoint_rules import address, endpoint_problems
+from .peer_rules import judge_peers, peer_problems
 from .report import EndpointReport, Facts, Fallback, FallbackFacts, Report
 
 __all__ = ["judge"]
@@ -34,6 +35,8 @@ def judge(facts: Facts, now: float) -> Report:
     disagree = any(p.code == "endpoints-disagree" for p in found)
     endpoints = facts.endpoints
     ok = resolution.ok and bool(endpoints) and all(e.ok for e in endpoints) and not disagree
+    peers = judge_peers(facts.peers, resolution, endpoints, ok)
+    found.extend(peer_problems(peers, ok))
     return Report(
         facts.server_name,
         ok,
@@ -44,6 +47,7 @@ def judge(facts: Facts, now: float) -> Report:
         tuple(found),
         fallback,
         facts.well_known_by_address,
+        peers,
     )
 
 

@@ -7,8 +7,9 @@ from typing import Any
 
 from .._core.explain import resolution_json, summary
 from .check import EndpointReport, Report
+from .report import PeerVerdict
 
-__all__ = ["report_json", "report_text"]
+__all__ = ["peers_table", "report_json", "report_text"]
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -30,7 +31,22 @@ def report_json(report: Report) -> dict[str, Any]:
         "well_known_by_address": [
             {"ip": ip, "outcome": outcome} for ip, outcome in report.well_known_by_address
         ],
+        "peers": [_peer_json(verdict) for verdict in report.peers],
     }  # fmt: skip
+
+
+def _peer_json(verdict: PeerVerdict) -> dict[str, Any]:
+    resolution = verdict.resolution
+    return {
+        "implementation": verdict.policy.name,
+        "basis": verdict.policy.basis,
+        "federation_ok": verdict.federation_ok,
+        "route": resolution.route.value if resolution.route else None,
+        "endpoints": [
+            {"target": e.target, "ip": e.ip, "port": e.port} for e in resolution.endpoints
+        ],
+        "differs": list(verdict.differs),
+    }
 
 
 def _endpoint_json(report: EndpointReport) -> dict[str, Any]:
@@ -90,6 +106,7 @@ def report_text(report: Report, *, colour: bool = False) -> str:
     verdict = "federation OK" if report.federation_ok else "federation FAILS"
     painted = _paint(verdict, "ok" if report.federation_ok else "error", colour)
     lines = [f"{_paint(report.server_name, 'bold', colour)}: {painted}"]
+    lines += peers_table(report.peers, colour)
     problems = _ordered(report)
     if problems:
         lines.append("")
@@ -106,6 +123,26 @@ def report_text(report: Report, *, colour: bool = False) -> str:
     if report.client is not None:
         lines.append(f"  client file: {report.client.outcome}")
     return "\n".join(lines) + "\n"
+
+
+def peers_table(peers: tuple[PeerVerdict, ...], colour: bool = False) -> list[str]:
+    """One row per implementation: reaches or not, route, endpoints; why it differs below."""
+    if not peers:
+        return []
+    lines = ["", f"  {'as seen by':<18} {'reaches':<8} {'route':<24} endpoints"]
+    for verdict in peers:
+        resolution = verdict.resolution
+        route = resolution.route.value if resolution.route else "failed"
+        where = ", ".join(_address(e.ip, e.port) for e in resolution.endpoints) or "-"
+        reach = _paint(f"{'yes' if verdict.federation_ok else 'NO':<8}",
+                       "ok" if verdict.federation_ok else "error", colour)  # fmt: skip
+        lines.append(f"  {verdict.policy.name:<18} {reach} {route:<24} {where}")
+        lines.extend(f"      {reason}" for reason in verdict.differs)
+    return lines
+
+
+def _address(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
 def _endpoint_line(report: EndpointReport) -> str:

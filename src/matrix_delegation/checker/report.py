@@ -10,12 +10,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._core.model import Resolution
+from .._core.peers import PeerPolicy
 from .._io.probe import EndpointProbe
 from .client_model import ClientReport, SupportReport
 from .codes import Problem
 from .keys_model import KeyReport
 
-__all__ = ["EndpointReport", "Facts", "Fallback", "FallbackFacts", "Report"]
+__all__ = [
+    "EndpointReport", "Facts", "Fallback", "FallbackFacts", "PeerFacts", "PeerVerdict", "Report",
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,26 @@ class Fallback:
 
 
 @dataclass(frozen=True, slots=True)
+class PeerVerdict:
+    """What one implementation concludes (docs/peers.md): reached or not, and how.
+
+    Attributes:
+        policy: The implementation's discovery policy (its name and basis).
+        federation_ok: Whether it reaches the server.
+        resolution: Its discovery.
+        endpoints: The reports of its endpoints, in the order it tries them.
+        differs: Why its view differs from the spec's, one line each; empty when
+            it is the same (route, endpoints and verdict).
+    """
+
+    policy: PeerPolicy
+    federation_ok: bool
+    resolution: Resolution
+    endpoints: tuple[EndpointReport, ...]
+    differs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """Everything the checker found for one server name."""
 
@@ -55,12 +78,26 @@ class Report:
     problems: tuple[Problem, ...]
     fallback: Fallback | None = None
     well_known_by_address: tuple[tuple[str, str], ...] = ()
+    peers: tuple[PeerVerdict, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class FallbackFacts:
     """The route without ``.well-known`` and its endpoints (none when it found none)."""
 
+    resolution: Resolution
+    endpoints: tuple[EndpointReport, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PeerFacts:
+    """One implementation's discovery and the reports of its endpoints, in its order.
+
+    The reports are those of the spec's probes where the endpoint (address,
+    port, TLS name and Host) is the same: no endpoint is probed twice.
+    """
+
+    policy: PeerPolicy
     resolution: Resolution
     endpoints: tuple[EndpointReport, ...] = ()
 
@@ -86,6 +123,7 @@ class Facts:
         well_known_by_address: Each compared address and what its ``.well-known`` answered.
         client: The client discovery file's report.
         support: The support file's report.
+        peers: Each implementation's discovery and endpoints (docs/peers.md).
     """
 
     server_name: str
@@ -98,3 +136,4 @@ class Facts:
     well_known_by_address: tuple[tuple[str, str], ...] = ()
     client: ClientReport | None = None
     support: SupportReport | None = None
+    peers: tuple[PeerFacts, ...] = ()
