@@ -249,6 +249,13 @@ def unsigned_second_key() -> dict[str, object]:
     return signedjson.sign.sign_json(document, NAME, KEY)
 
 
+async def fed_srv_only(sandbox: Sandbox) -> str:
+    """Only _matrix-fed._tcp: the federation tester, which asks _matrix._tcp only, fails."""
+    await homeserver(sandbox, ["t.example.test"])
+    sandbox.zone.add(FED, "SRV", "10 5 8448 t.example.test.")
+    return NAME
+
+
 SCENARIOS: dict[str, Scenario] = {
     "dns-error": dns_error,
     "service-unavailable": service_unavailable,
@@ -269,6 +276,7 @@ SCENARIOS: dict[str, Scenario] = {
     "fallback-route-fails": healthy,  # delegation works; port 8448 of the name does not
     "srv-target-cname": srv_target_cname,
     "srv-legacy-only": srv_legacy_only,
+    "peer-disagreement": fed_srv_only,
     "too-many-addresses": too_many_addresses,
     "endpoints-capped": endpoints_capped,
     "address-unreachable": address_unreachable,

@@ -155,7 +155,9 @@ def _conduit() -> PeerPolicy:
     ``find_actual_destination``: the status of the ``.well-known`` response is
     not checked (any body with ``m.server`` is used), no body cap, ``m.server``
     used as it is; ``_matrix-fed`` then ``_matrix``, but only the first record of
-    the answer is used; a DNS error reads as "no record". Redirects as reqwest's
+    the answer is used (whatever its priority: which one comes first depends on the DNS
+    servers, many rotate the records, so the emulation takes the record a peer
+    following RFC 2782 would try first); a DNS error reads as "no record". Redirects as reqwest's
     default (10, any scheme). conduwuit (girlbossceo/conduwuit) behaves the same
     on these points, except that it has a 256 KiB cap as continuwuity does.
     """
@@ -167,7 +169,6 @@ def _conduit() -> PeerPolicy:
         body_cap=None,
         m_server="as-is",
         srv_records=1,
-        srv_order="answer",
         dns_error="no-record",
         every_address=False,
         user_agent="Conduit/0.10",
@@ -182,7 +183,8 @@ def _continuwuity() -> PeerPolicy:
     ``src/server.rs`` of resolvematrix: at most 4 redirects (https only), a
     256 KiB body, only a 200; ``m.server`` not checked against the grammar (the
     host and port are read off it); ``_matrix-fed`` then ``_matrix``, only the
-    first answer used; a DNS error reads as "no record". conduwuit (legacy,
+    first answer used (emulated as Conduit's is); a DNS error reads as "no record".
+    conduwuit (legacy,
     ``src/service/resolver/actual.rs``) behaves the same on these points.
     """
     return PeerPolicy(
@@ -192,7 +194,6 @@ def _continuwuity() -> PeerPolicy:
         body_cap=256 * 1024,
         m_server="as-is",
         srv_records=1,
-        srv_order="answer",
         dns_error="no-record",
         every_address=False,
         user_agent="continuwuity/0.5",

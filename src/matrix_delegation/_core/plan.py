@@ -220,7 +220,7 @@ def _srv_or_default(
             notes.note(step, rule, lookup, "warning" if legacy else "info")
             targets = [(r.target.lower(), r.port) for r in _srv_order(records, rng, peer)]
             if peer.srv_records is not None and len(targets) > peer.srv_records:
-                rule = f"only the first {peer.srv_records} SRV record(s) of the answer are used"
+                rule = f"only {peer.srv_records} SRV record is used (the first of the answer)"
                 notes.note(step, rule, lookup, "warning", Fact.PEER_RULE)
                 targets = targets[: peer.srv_records]
             if len(targets) > MAX_SRV_TARGETS:

@@ -112,8 +112,8 @@ def peer_problems(verdicts: tuple[PeerVerdict, ...], spec_ok: bool) -> list[Prob
 
 #: A fix for each departure an implementation's discovery notes (by the rule's start).
 _FIXES = (
-    ("only the first", "make the first SRV record (lowest priority) point at a working target,"
-     " or publish only working targets"),
+    ("only 1 SRV record", "publish only SRV records whose targets work (some implementations"
+     " use only one record, whichever comes first in the answer)"),
     ("an invalid m.server", 'write m.server as host[:port] (e.g. "matrix.example.org:443")'),
     ("only _matrix._tcp", "publish the _matrix._tcp SRV record too, with the same target"),
     ("the SRV target is an alias", "point the SRV record at a name with its own A/AAAA records"),
