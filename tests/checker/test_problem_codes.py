@@ -313,7 +313,8 @@ async def test_each_code_is_reported(sandbox: Sandbox, code: str) -> None:
     codes = {found.code for found in report.problems}
     assert code in codes, [(p.code, p.message) for p in report.problems]
     found = next(p for p in report.problems if p.code == code)
-    assert found.fix == CATALOG[code].fix and found.message
+    # A fix may go on with what this case needs (peer-disagreement names the departure).
+    assert found.fix.startswith(CATALOG[code].fix) and found.message
     if CATALOG[code].severity == "error" and not code.startswith("well-known-"):
         assert not report.federation_ok
 

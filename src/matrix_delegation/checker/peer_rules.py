@@ -104,7 +104,8 @@ def peer_problems(verdicts: tuple[PeerVerdict, ...], spec_ok: bool) -> list[Prob
     others = ", ".join(reaching) if reaching else "the spec's view"
     why = "; ".join(f"{v.policy.name}: {v.differs[-1] if v.differs else 'fails'}" for v in failing)
     message = f"{names} cannot reach the server, while {others} can ({why})"
-    found = problem("peer-disagreement", message, _fix(failing))
+    found = problem("peer-disagreement", message)
+    found = replace(found, fix=f"{found.fix} {_fix(failing)}")
     if any(v.policy.name == WIDELY_DEPLOYED for v in failing):
         found = replace(found, severity="error")
     return [found]
@@ -132,6 +133,6 @@ def _fix(failing: list[PeerVerdict]) -> str:
         if line.startswith(start)
     ]
     if not fixes:
-        return "Make every endpoint pass the checks; the peers table says why each one fails."
+        return "Make every endpoint pass the checks."
     text = "; ".join(dict.fromkeys(fixes))
     return text[0].upper() + text[1:] + "."
