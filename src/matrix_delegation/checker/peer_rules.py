@@ -130,9 +130,15 @@ def _fix(failing: list[PeerVerdict]) -> str:
         for verdict in failing
         for line in verdict.differs
         for start, fix in _FIXES
-        if line.startswith(start)
+        if line.startswith(start) and not _has_legacy(verdict, start)
     ]
     if not fixes:
         return "Make every endpoint pass the checks."
     text = "; ".join(dict.fromkeys(fixes))
     return text[0].upper() + text[1:] + "."
+
+
+def _has_legacy(verdict: PeerVerdict, start: str) -> bool:
+    """Whether advice to publish _matrix._tcp is moot: the record is there already."""
+    route = verdict.resolution.route
+    return start == "only _matrix._tcp" and route is not None and route.legacy_srv
