@@ -160,7 +160,12 @@ class Resolver:
             await self.network.close()
 
     async def resolution(
-        self, server_name: str, *, skip_well_known: bool = False, peer: PeerPolicy = SPEC
+        self,
+        server_name: str,
+        *,
+        skip_well_known: bool = False,
+        peer: PeerPolicy = SPEC,
+        well_known: WellKnownResult | None = None,
     ) -> Resolution:
         """Find where federation traffic for ``server_name`` goes; a failure is data.
 
@@ -173,6 +178,9 @@ class Resolver:
             peer: Resolve as that implementation does (docs/peers.md): the same
                 caches answer, and ``.well-known`` is fetched again only when its
                 rules would have read another answer. Such resolutions are not cached.
+            well_known: The ``.well-known`` result a resolution of the same name just
+                got: it answers the fetch instead of the cache (a failed fetch is not
+                kept fresh, and must not be made again for each implementation).
 
         Raises:
             InvalidServerName: ``server_name`` is not a server name.
@@ -186,7 +194,7 @@ class Resolver:
         try:
             step = next(steps)
             while True:
-                observation, until = await self._answer(step, skip_well_known, peer)
+                observation, until = await self._answer(step, skip_well_known, peer, well_known)
                 fresh_until = min(fresh_until, until)
                 step = steps.send(observation)
         except StopIteration as done:
@@ -239,12 +247,15 @@ class Resolver:
     # --- answering the core's questions ---------------------------------------
 
     async def _answer(
-        self, step: Step, skip_well_known: bool, peer: PeerPolicy
+        self, step: Step, skip_well_known: bool, peer: PeerPolicy, known: WellKnownResult | None
     ) -> tuple[Observation, float]:
         if isinstance(step, FetchWellKnown):
             if skip_well_known:
                 return WellKnownResult.not_fetched(step.hostname), float("inf")
-            result, until = await self._fetch_well_known(step.hostname)
+            if known is not None and known.hostname == step.hostname:
+                result, until = known, self._clock()
+            else:
+                result, until = await self._fetch_well_known(step.hostname)
             seen = as_seen_by(result, peer)
             if seen is None:  # its rules read another answer: fetch as it does, uncached
                 fetched = await self.network.fetch_well_known(step.hostname, peer)

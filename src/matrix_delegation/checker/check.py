@@ -129,7 +129,8 @@ async def _peers(
     async def probe(peer: Resolution, new: tuple[Endpoint, ...]) -> tuple[EndpointReport, ...]:
         return await _probe_all(check, peer, now, new)
 
-    return await gather_peers(check.resolver, resolution.server_name, known_reports(made), probe)
+    known, name = known_reports(made), resolution.server_name
+    return await gather_peers(check.resolver, name, known, probe, well_known=resolution.well_known)
 
 
 async def _well_known_by_address(

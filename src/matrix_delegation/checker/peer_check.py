@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 
-from .._core.model import Endpoint, Resolution
+from .._core.model import Endpoint, Resolution, WellKnownResult
 from .._core.peers import PEERS, PeerPolicy
 from ..resolver import Resolver
 from .report import EndpointReport, PeerFacts
@@ -47,11 +47,16 @@ async def gather_peers(
     known: dict[ProbeKey, EndpointReport],
     probe: Prober,
     policies: tuple[PeerPolicy, ...] = PEERS,
+    well_known: WellKnownResult | None = None,
 ) -> tuple[PeerFacts, ...]:
-    """Each implementation's discovery and endpoint reports, probing only what is new."""
+    """Each implementation's discovery and endpoint reports, probing only what is new.
+
+    ``well_known`` is the spec's result for the name: every implementation reads it
+    (fetching again only when its rules need another fetch).
+    """
     found = []
     for policy in policies:
-        resolution = await resolver.resolution(server_name, peer=policy)
+        resolution = await resolver.resolution(server_name, peer=policy, well_known=well_known)
         endpoints = resolution.endpoints
         new = tuple(e for e in endpoints if probe_key(resolution, e.ip, e.port) not in known)
         for report in await probe(resolution, new) if new else ():
