@@ -25,7 +25,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, Protocol, TypedDict
+from typing import Any, NotRequired, Protocol, TypedDict
 
 __all__ = [
     "Config",
@@ -49,6 +49,7 @@ class Target(TypedDict):
     allow: list[str]  # CIDR ranges let through the IP blocklist
     connect_to: list[str]  # HOST1:PORT1:HOST2:PORT2 rules (empty when 443 is bindable)
     timeout: float
+    peer: NotRequired[str]  # ours only: resolve as that implementation (docs/peers.md)
 
 
 class Config(Target):
@@ -62,6 +63,7 @@ class Outcome(TypedDict, total=False):
 
     route: str | None
     endpoint: str | None
+    endpoints: list[str]  # every endpoint, in the order tried (when the driver says)
     host: str | None
     tls: str | None
     error: str | None

@@ -9,6 +9,7 @@ import time
 import _driver_io as io
 
 from matrix_delegation import Resolver
+from matrix_delegation._core.peers import SPEC, peer_policy
 from matrix_delegation._exceptions import DiscoveryError, InvalidServerName
 
 
@@ -19,6 +20,8 @@ class Driver:
         # The speed runs pass skewed=False: the plain wall clock, as the command line
         # has, so that a warm lookup pays for no extra call.
         self._clock = io.SkewedClock()
+        # "peer": resolve as that implementation does (docs/peers.md), not as the spec.
+        self._peer = peer_policy(str(target.get("peer", "spec")))
         self.resolver = Resolver(
             nameservers=["{}:{}".format(*target["nameserver"])],
             ca_file=target["ca_file"],
@@ -31,13 +34,19 @@ class Driver:
     async def resolve(self, server_name: str) -> io.Outcome:
         """Our route, first endpoint, Host header and TLS name for ``server_name``."""
         try:
-            resolution = await self.resolver.resolve(server_name)
+            if self._peer is SPEC:
+                resolution = await self.resolver.resolve(server_name)
+            else:
+                resolution = await self.resolver.resolution(server_name, peer=self._peer)
         except DiscoveryError as exc:
             return io.failed(exc.code, str(exc))
         except InvalidServerName as exc:
             return io.failed("invalid-server-name", str(exc))
+        if resolution.error is not None:
+            return io.failed(resolution.error.code, resolution.error.message)
         first = resolution.endpoints[0]
         return {
+            "endpoints": [io.endpoint_text(e.ip, e.port) for e in resolution.endpoints],
             "route": resolution.route.value if resolution.route else None,
             "endpoint": io.endpoint_text(first.ip, first.port),
             "host": resolution.host_header,

@@ -197,13 +197,15 @@ class Driver:
             return io.failed("service-unavailable", str(exc))
         tls = endpoint._tls_options._verifier._hostnameASCII
         host = headers.getRawHeaders(b"host")[0].decode()
+        every = []
         for server in servers:  # _do_connect tries them in order
             blocking = endpoint._reactor.nameResolver
             ips = await _resolve(blocking, server.host.decode(), server.port)
-            if ips:
-                route = _route(original, uri, self.srv.answered)
-                return {"route": route, "endpoint": io.endpoint_text(ips[0], server.port),
-                        "host": host, "tls": tls}  # fmt: skip
+            every.extend(io.endpoint_text(ip, server.port) for ip in ips)
+        if every:
+            route = _route(original, uri, self.srv.answered)
+            return {"route": route, "endpoint": every[0], "endpoints": every,
+                    "host": host, "tls": tls}  # fmt: skip
         first = servers[0].host.decode()
         code = "blocked-address" if self.names.raw.get(first) else "no-address"
         return io.failed(code, f"no usable address for {first!r}: DNSLookupError")

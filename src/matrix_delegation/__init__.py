@@ -52,6 +52,7 @@ if _typing.TYPE_CHECKING:  # the same names, for type checkers and IDEs
         DiscoveryError,
         DnsLookupError,
         InvalidServerName,
+        InvalidWellKnown,
         NoAddress,
         ServiceUnavailable,
     )
@@ -71,6 +72,7 @@ __all__ = [
     "FailureCode",
     "HostAddresses",
     "InvalidServerName",
+    "InvalidWellKnown",
     "IpPolicy",
     "Network",
     "NetworkConfig",
@@ -120,6 +122,7 @@ _HOMES: dict[str, str] = {
             "DiscoveryError",
             "DnsLookupError",
             "InvalidServerName",
+            "InvalidWellKnown",
             "NoAddress",
             "ServiceUnavailable",
         ),

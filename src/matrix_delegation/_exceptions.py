@@ -10,7 +10,9 @@
         ├── DnsLookupError                     SERVFAIL, REFUSED, timeout, no nameserver; temporary
         ├── ServiceUnavailable                 the sole SRV target is "." (RFC 2782); permanent
         ├── NoAddress                          the targets have no A/AAAA records
-        └── BlockedAddress                     every address found is in the IP blocklist
+        ├── BlockedAddress                     every address found is in the IP blocklist
+        └── InvalidWellKnown                   an implementation stricter than the spec
+                                               stopped at an invalid .well-known (docs/peers.md)
 
 Facts about a remote server that do not stop discovery (a 404 ``.well-known``,
 invalid JSON, a bad certificate on the ``.well-known`` host) are not exceptions:
@@ -37,6 +39,7 @@ __all__ = [
     "DiscoveryError",
     "DnsLookupError",
     "InvalidServerName",
+    "InvalidWellKnown",
     "NoAddress",
     "ServiceUnavailable",
 ]
@@ -85,3 +88,9 @@ class BlockedAddress(DiscoveryError):
     """Every target that has addresses has one in the IP blocklist."""
 
     code = FailureCode.BLOCKED_ADDRESS
+
+
+class InvalidWellKnown(DiscoveryError):
+    """An invalid ``m.server`` ended discovery, as some implementations do (never the spec)."""
+
+    code = FailureCode.INVALID_WELL_KNOWN

@@ -36,12 +36,15 @@ from ._core.model import (
 )
 from ._core.names import ServerName
 from ._core.overrides import ConnectTo
+from ._core.peer_fetch import as_seen_by, read_as
+from ._core.peers import SPEC, PeerPolicy
 from ._core.plan import plan
 from ._exceptions import (
     BlockedAddress,
     DiscoveryError,
     DnsLookupError,
     InvalidServerName,
+    InvalidWellKnown,
     NoAddress,
     ServiceUnavailable,
 )
@@ -53,7 +56,7 @@ __all__ = ["DEFAULT_TIMEOUT", "Resolver", "ResolverConfig", "resolve_server_name
 
 _ERRORS: dict[FailureCode, type[DiscoveryError]] = {
     FailureCode(cls.code): cls
-    for cls in (DnsLookupError, ServiceUnavailable, NoAddress, BlockedAddress)
+    for cls in (DnsLookupError, ServiceUnavailable, NoAddress, BlockedAddress, InvalidWellKnown)
 }
 
 
@@ -156,7 +159,14 @@ class Resolver:
         if self._owns_network:
             await self.network.close()
 
-    async def resolution(self, server_name: str, *, skip_well_known: bool = False) -> Resolution:
+    async def resolution(
+        self,
+        server_name: str,
+        *,
+        skip_well_known: bool = False,
+        peer: PeerPolicy = SPEC,
+        well_known: WellKnownResult | None = None,
+    ) -> Resolution:
         """Find where federation traffic for ``server_name`` goes; a failure is data.
 
         The resolution's ``error`` says why there is no endpoint.
@@ -165,25 +175,31 @@ class Resolver:
             server_name: The server name.
             skip_well_known: Resolve as a peer that cannot fetch ``.well-known``
                 would (steps 4-6 straight away): every fetch is answered "not fetched".
+            peer: Resolve as that implementation does (docs/peers.md): the same
+                caches answer, and ``.well-known`` is fetched again only when its
+                rules would have read another answer. Such resolutions are not cached.
+            well_known: The ``.well-known`` result a resolution of the same name just
+                got: it answers the fetch instead of the cache (a failed fetch is not
+                kept fresh, and must not be made again for each implementation).
 
         Raises:
             InvalidServerName: ``server_name`` is not a server name.
         """
         key = ResolverCaches.resolution_key(server_name, well_known=not skip_well_known)
-        cached = self.caches.resolutions.get(key, self._clock())
+        cached = self.caches.resolutions.get(key, self._clock()) if peer is SPEC else None
         if cached is not None:
             return cached[0]
-        steps = plan(ServerName.parse(server_name), self.network.policy, self._rng)
+        steps = plan(ServerName.parse(server_name), self.network.policy, self._rng, peer)
         fresh_until = float("inf")
         try:
             step = next(steps)
             while True:
-                observation, until = await self._answer(step, skip_well_known)
+                observation, until = await self._answer(step, skip_well_known, peer, well_known)
                 fresh_until = min(fresh_until, until)
                 step = steps.send(observation)
         except StopIteration as done:
             resolution: Resolution = done.value
-        if resolution.ok:
+        if resolution.ok and peer is SPEC:
             self.caches.resolutions.put(key, resolution, fresh_until)
         return resolution
 
@@ -230,11 +246,21 @@ class Resolver:
 
     # --- answering the core's questions ---------------------------------------
 
-    async def _answer(self, step: Step, skip_well_known: bool) -> tuple[Observation, float]:
+    async def _answer(
+        self, step: Step, skip_well_known: bool, peer: PeerPolicy, known: WellKnownResult | None
+    ) -> tuple[Observation, float]:
         if isinstance(step, FetchWellKnown):
             if skip_well_known:
                 return WellKnownResult.not_fetched(step.hostname), float("inf")
-            return await self._fetch_well_known(step.hostname)
+            if known is not None and known.hostname == step.hostname:
+                result, until = known, self._clock()
+            else:
+                result, until = await self._fetch_well_known(step.hostname)
+            seen = as_seen_by(result, peer)
+            if seen is None:  # its rules read another answer: fetch as it does, uncached
+                fetched = await self.network.fetch_well_known(step.hostname, peer)
+                seen, until = read_as(fetched.result, peer), self._clock()
+            return seen, until
         if isinstance(step, LookupSrv):
             return await self._lookup_srv(step.name)
         answers = await asyncio.gather(*(self._lookup_addresses(h) for h in step.hosts))

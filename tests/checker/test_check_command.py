@@ -23,6 +23,7 @@ JSON_KEYS = {
     "user_agents",
     "propagation",
     "families",
+    "peers",
 }
 
 

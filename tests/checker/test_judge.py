@@ -33,6 +33,7 @@ from matrix_delegation._core.model import (
     SrvLookup,
     WellKnownResult,
 )
+from matrix_delegation._core.peers import peer_policy
 from matrix_delegation._core.plan import MAX_ADDRESSES_PER_HOST
 from matrix_delegation._io.certs import CertificateInfo
 from matrix_delegation._io.probe import EndpointProbe, HttpResult, TlsInfo
@@ -47,7 +48,7 @@ from matrix_delegation.checker.client import (
 from matrix_delegation.checker.codes import ALL, CLIENT, FEDERATION
 from matrix_delegation.checker.endpoint_rules import judge_endpoint
 from matrix_delegation.checker.judge import judge
-from matrix_delegation.checker.report import EndpointReport, Facts, FallbackFacts
+from matrix_delegation.checker.report import EndpointReport, Facts, FallbackFacts, PeerFacts
 from matrix_delegation.sandbox.homeserver import key_response
 from matrix_delegation.web.app import timed_out
 
@@ -424,3 +425,33 @@ def test_problems_keep_the_order_of_the_checks() -> None:
         "well-known-addresses-disagree",
         "address-unreachable",
     ]
+
+
+def _peer_fails(name: str) -> Facts:
+    """The spec's view is healthy; implementation ``name`` finds no endpoint."""
+    lost = failed("no-address").resolution
+    assert lost is not None
+    return facts(peers=(PeerFacts(peer_policy(name), lost, ()),))
+
+
+FACTS["peer-disagreement"] = lambda: _peer_fails("conduit")
+
+
+def test_peer_disagreement_is_an_error_when_synapse_cannot_reach() -> None:
+    conduit = [
+        p for p in judge(_peer_fails("conduit"), NOW).problems if p.code == "peer-disagreement"
+    ]
+    synapse = [
+        p for p in judge(_peer_fails("synapse"), NOW).problems if p.code == "peer-disagreement"
+    ]
+    assert [p.severity for p in conduit] == ["warning"]
+    assert [p.severity for p in synapse] == ["error"]
+    assert synapse[0].message.startswith("synapse cannot reach the server, while the spec's view")
+
+
+def test_peers_agreeing_with_a_healthy_server_raise_nothing() -> None:
+    healthy = facts()
+    same = facts(peers=(PeerFacts(peer_policy("synapse"), healthy.resolution, healthy.endpoints),))
+    report = judge(same, NOW)
+    assert report.problems == () and report.peers[0].federation_ok
+    assert report.peers[0].differs == ()

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from helpers.scripted import World, addrs, delegates, missing, run_scripted
-from matrix_delegation import BlockedAddress, DnsLookupError, NoAddress, ServiceUnavailable
+from matrix_delegation import (
+    BlockedAddress,
+    DnsLookupError,
+    InvalidWellKnown,
+    NoAddress,
+    ServiceUnavailable,
+)
 from matrix_delegation._core.failures import FailureCode
 from matrix_delegation._core.model import FetchWellKnown, Route, Step, WellKnownResult
 
@@ -21,7 +27,7 @@ def test_route_facts_follow_the_spec_step(route: Route) -> None:
 
 
 def test_every_discovery_error_names_its_failure_code() -> None:
-    classes = (DnsLookupError, ServiceUnavailable, NoAddress, BlockedAddress)
+    classes = (DnsLookupError, ServiceUnavailable, NoAddress, BlockedAddress, InvalidWellKnown)
     assert {cls.code for cls in classes} == set(FailureCode)
     assert all(isinstance(cls.code, FailureCode) for cls in classes)
 

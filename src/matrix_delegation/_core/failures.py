@@ -20,6 +20,9 @@ class FailureCode(StrEnum):
     SERVICE_UNAVAILABLE = "service-unavailable"  # the sole SRV target is "." (RFC 2782)
     NO_ADDRESS = "no-address"  # no target has an A or AAAA record
     BLOCKED_ADDRESS = "blocked-address"  # every address found is in the IP blocklist
+    # .well-known made discovery stop: only implementations stricter than the spec do
+    # that (an invalid m.server), see docs/peers.md; the spec goes on to SRV instead.
+    INVALID_WELL_KNOWN = "invalid-well-known"
 
     @property
     def message(self) -> str:
@@ -32,4 +35,5 @@ _MESSAGES = {
     FailureCode.SERVICE_UNAVAILABLE: 'the sole SRV target is "."',
     FailureCode.NO_ADDRESS: "no target has an IPv4 or IPv6 address",
     FailureCode.BLOCKED_ADDRESS: "every address found is in the IP blocklist",
+    FailureCode.INVALID_WELL_KNOWN: "the .well-known file is invalid",
 }

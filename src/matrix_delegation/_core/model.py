@@ -138,6 +138,9 @@ class WellKnownResult:
             ``redirect-no-location``, ``too-large``, ``timeout`` or ``unreachable``;
             ``not-fetched`` when the driver did not fetch the file at all
             (:meth:`not_fetched`).
+        unchecked_m_server: The ``m.server`` string of a non-200 answer's body,
+            which the spec ignores but an implementation that does not check the
+            status uses (docs/peers.md); None when there is none.
     """
 
     hostname: str
@@ -152,6 +155,7 @@ class WellKnownResult:
     stale: bool = False
     error_kind: str | None = None
     redirect_statuses: tuple[int, ...] = ()
+    unchecked_m_server: str | None = None
 
     @property
     def url(self) -> str:
@@ -268,6 +272,9 @@ class Fact(StrEnum):
     SRV_TARGET_ALIAS = "srv-target-alias"  # an SRV target is a CNAME (RFC 2782 forbids it)
     ADDRESSES_CAPPED = "addresses-capped"  # a host had more addresses than are used
     ENDPOINTS_CAPPED = "endpoints-capped"  # discovery found more endpoints than are used
+    # An implementation's policy departs from the spec here (docs/peers.md); the rule
+    # says how, in one line. Never in a resolution made with the spec's policy.
+    PEER_RULE = "peer-rule"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ go on to step 4; the reason is kept for the trace.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import urljoin, urlsplit
 
 from .._exceptions import InvalidServerName
@@ -44,20 +45,31 @@ class RedirectRefused(Exception):
         self.kind = kind
 
 
-def next_redirect(current: str, location: str | None, visited: tuple[str, ...]) -> str:
+def next_redirect(
+    current: str,
+    location: str | None,
+    visited: tuple[str, ...],
+    *,
+    allow_http: bool = False,
+    max_redirects: int = WELL_KNOWN_MAX_REDIRECTS,
+) -> str:
     """The URL to fetch next, or RedirectRefused saying why not.
 
     Args:
         current: The URL that answered with a redirect status.
         location: Its ``Location`` header.
         visited: Every URL fetched so far, the first one included.
+        allow_http: Follow a hop to plain http, as some implementations do
+            (docs/peers.md); the spec's fetch never does.
+        max_redirects: How many redirects are followed at most.
     """
     if not location:
         raise RedirectRefused(
             f"redirect from {current} has no Location", temporary=True, kind="redirect-no-location"
         )
     target = urljoin(current, location.strip())
-    if urlsplit(target).scheme != "https":
+    scheme = urlsplit(target).scheme
+    if scheme != "https" and not (allow_http and scheme == "http"):
         # Delegation must be authenticated by TLS; a hop to http would let
         # anyone on the path rewrite m.server. The response counts as invalid.
         raise RedirectRefused(
@@ -67,9 +79,9 @@ def next_redirect(current: str, location: str | None, visited: tuple[str, ...]) 
         raise RedirectRefused(
             f"redirect loop back to {target}", temporary=True, kind="redirect-loop"
         )
-    if len(visited) > WELL_KNOWN_MAX_REDIRECTS:
+    if len(visited) > max_redirects:
         raise RedirectRefused(
-            f"more than {WELL_KNOWN_MAX_REDIRECTS} redirects",
+            f"more than {max_redirects} redirects",
             temporary=True,
             kind="too-many-redirects",
         )
@@ -107,7 +119,7 @@ def read_response(
     bad body is a permanent, cacheable "no delegation here".
     """
     if status != 200:
-        return failed_fetch(
+        failed = failed_fetch(
             hostname,
             f"HTTP {status}",
             temporary=status >= 500,
@@ -115,6 +127,8 @@ def read_response(
             status=status,
             redirects=redirects,
         )
+        unchecked, _, _, _ = parse_server_body(body)
+        return replace(failed, unchecked_m_server=unchecked) if unchecked else failed
     m_server, server, error, error_kind = parse_server_body(body)
     return WellKnownResult(
         hostname, status, m_server, server, error, redirects=redirects, error_kind=error_kind

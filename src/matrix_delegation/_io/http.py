@@ -24,6 +24,7 @@ from .._core.cache import cache_period_from_headers
 from .._core.model import WellKnownResult
 from .._core.wellknown import (
     REDIRECT_STATUSES,
+    WELL_KNOWN_MAX_REDIRECTS,
     WELL_KNOWN_MAX_SIZE,
     RedirectRefused,
     failed_fetch,
@@ -111,14 +112,17 @@ async def http_get(
     timeout: float,
     max_body: int = WELL_KNOWN_MAX_SIZE,
     refuse_oversized: Callable[[int], bool] = _always,
+    allow_http: bool = False,
+    max_redirects: int = WELL_KNOWN_MAX_REDIRECTS,
 ) -> HttpFetch:
     """GET ``url``, following redirects by hand; never raises for what the server does.
 
     Redirects (301, 302, 303, 307, 308) are followed: https only, no loop, at
-    most 10. The whole fetch, redirects and body included, runs under one
-    ``timeout``. A body over ``max_body`` makes the fetch fail (``too-large``)
-    when ``refuse_oversized(status)``, else it is cut there (empty when
-    ``Content-Length`` says so already).
+    most 10 (``allow_http`` and ``max_redirects`` emulate an implementation
+    that differs, docs/peers.md). The whole fetch, redirects and body included,
+    runs under one ``timeout``. A body over ``max_body`` makes the fetch fail
+    (``too-large``) when ``refuse_oversized(status)``, else it is cut there
+    (empty when ``Content-Length`` says so already).
     """
     # Without a User-Agent in ``headers`` none is sent (aiohttp would add its own).
     skip = () if "User-Agent" in headers else ("User-Agent",)
@@ -137,7 +141,14 @@ async def http_get(
                         body = await _read_body(response, max_body, refuse)
                         return HttpFetch(url, tuple(hops), body)
                     location = response.headers.get("Location")
-                visited.append(next_redirect(visited[-1], location, tuple(visited)))
+                hop = next_redirect(
+                    visited[-1],
+                    location,
+                    tuple(visited),
+                    allow_http=allow_http,
+                    max_redirects=max_redirects,
+                )
+                visited.append(hop)
     except RedirectRefused as exc:
         return HttpFetch(url, tuple(hops), b"", exc.reason, exc.kind, exc.temporary)
     except _TooLarge:

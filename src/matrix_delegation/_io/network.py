@@ -17,6 +17,7 @@ import aiohttp
 from .._core.ipfilter import IpPolicy
 from .._core.model import HostAddresses
 from .._core.overrides import ConnectTo
+from .._core.peers import SPEC, PeerPolicy
 from .._core.plan import Policy
 from .._core.wellknown import well_known_url
 from .._version import __version__
@@ -171,9 +172,24 @@ class Network:
             method=method,
         )
 
-    async def fetch_well_known(self, hostname: str) -> Fetched:
-        """Fetch and judge ``https://<hostname>/.well-known/matrix/server``."""
-        fetched = await self.get(well_known_url(hostname))
+    async def fetch_well_known(self, hostname: str, peer: PeerPolicy = SPEC) -> Fetched:
+        """Fetch and judge ``https://<hostname>/.well-known/matrix/server``.
+
+        ``peer`` fetches it as an implementation does (its redirect rules and
+        body cap, docs/peers.md); the default is the spec's fetch.
+        """
+        if peer is SPEC:
+            fetched = await self.get(well_known_url(hostname))
+        else:
+            fetched = await http_get(
+                self.session(),
+                well_known_url(hostname),
+                headers={"User-Agent": self.user_agent},
+                timeout=self.timeout,
+                max_body=peer.fetch_cap,
+                allow_http=peer.follow_http_redirects,
+                max_redirects=peer.max_redirects,
+            )
         return read_well_known(hostname, fetched, self.clock())
 
     # --- raw TLS: the checker's probes ----------------------------------------------------

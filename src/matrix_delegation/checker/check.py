@@ -28,7 +28,8 @@ from .agents import gather_agents
 from .client import check_client, check_support
 from .endpoint_rules import judge_endpoint
 from .judge import judge
-from .report import EndpointReport, Facts, Fallback, FallbackFacts, Report
+from .peer_check import gather_peers, known_reports
+from .report import EndpointReport, Facts, Fallback, FallbackFacts, PeerFacts, Report
 
 __all__ = ["EndpointReport", "Facts", "Fallback", "Report", "check_server", "gather_facts"]
 
@@ -77,6 +78,7 @@ async def gather_facts(
             timeout=timeout, gate=check.gate, clock=clock,
         )  # fmt: skip
         host_ips = await _host_ips(check, resolution, host)
+        peers = await _peers(check, resolution, endpoints, fallback, clock())
         client, support = await client_side
     finally:
         client_side.cancel()  # when this check is cancelled (a deadline), so are they
@@ -92,6 +94,7 @@ async def gather_facts(
         support=support,
         agents=agents,
         host_ips=host_ips,
+        peers=peers,
     )
 
 
@@ -117,6 +120,25 @@ async def _fallback(check: _Check, resolution: Resolution, now: float) -> Fallba
     if not alternative.ok:
         return FallbackFacts(alternative)
     return FallbackFacts(alternative, await _probe_all(check, alternative, now))
+
+
+async def _peers(
+    check: _Check,
+    resolution: Resolution,
+    endpoints: tuple[EndpointReport, ...],
+    fallback: FallbackFacts | None,
+    now: float,
+) -> tuple[PeerFacts, ...]:
+    """Each implementation's view, reusing the probes made above (docs/peers.md)."""
+    made = [(resolution, endpoints)]
+    if fallback is not None:
+        made.append((fallback.resolution, fallback.endpoints))
+
+    async def probe(peer: Resolution, new: tuple[Endpoint, ...]) -> tuple[EndpointReport, ...]:
+        return await _probe_all(check, peer, now, new)
+
+    known, name = known_reports(made), resolution.server_name
+    return await gather_peers(check.resolver, name, known, probe, well_known=resolution.well_known)
 
 
 async def _well_known_by_address(
@@ -170,8 +192,13 @@ def _well_known_outcome(result: HttpResult) -> str:
 
 
 async def _probe_all(
-    check: _Check, resolution: Resolution, now: float
+    check: _Check,
+    resolution: Resolution,
+    now: float,
+    only: tuple[Endpoint, ...] | None = None,
 ) -> tuple[EndpointReport, ...]:
+    """Probe the endpoints of a resolution (or ``only`` these of them), as a peer connects."""
+
     async def one(endpoint: Endpoint) -> EndpointReport:
         async with check.gate:
             probe = await check.network.probe_endpoint(
@@ -188,5 +215,5 @@ async def _probe_all(
         return await asyncio.to_thread(judge_endpoint, probe, resolution.server_name, now)
 
     # Discovery caps the endpoints (and says so in the trace); this is the last guard.
-    endpoints = resolution.endpoints[:MAX_ENDPOINTS]
+    endpoints = (resolution.endpoints if only is None else only)[:MAX_ENDPOINTS]
     return tuple(await asyncio.gather(*(one(e) for e in endpoints)))

@@ -142,6 +142,11 @@ FEDERATION: Final[dict[str, Code]] = {
         f" {MAX_ENDPOINTS} are checked, and peers may pick any of them.",
         "Publish fewer SRV targets and addresses: a few endpoints suffice for any server.",
     ),
+    "peer-disagreement": Code(
+        "warning",
+        "Some homeserver implementations cannot reach the server while others (or the spec) can: each departs from the spec in its own way (docs/peers.md). An error when Synapse, the most widely deployed, cannot.",
+        "Make the setup work for every implementation; the peers table says why each fails.",
+    ),
     "srv-legacy-only": Code(
         "warning",
         "Only the deprecated _matrix._tcp SRV record exists; it may stop being used.",

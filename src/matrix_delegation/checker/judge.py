@@ -18,6 +18,7 @@ from .codes import Problem, problem
 from .discovery_rules import addresses_capped, discovery_problems
 from .endpoint_rules import address, endpoint_problems
 from .families import families, family_problems
+from .peer_rules import judge_peers, peer_problems
 from .report import EndpointReport, Facts, Fallback, FallbackFacts, Report
 
 __all__ = ["judge"]
@@ -43,6 +44,8 @@ def judge(facts: Facts, now: float) -> Report:
     disagree = any(p.code == "endpoints-disagree" for p in found)
     endpoints = facts.endpoints
     ok = resolution.ok and bool(endpoints) and all(e.ok for e in endpoints) and not disagree
+    peers = judge_peers(facts.peers, resolution, endpoints, ok)
+    found.extend(peer_problems(peers, ok))
     return Report(
         facts.server_name,
         ok,
@@ -56,6 +59,7 @@ def judge(facts: Facts, now: float) -> Report:
         agent_rows(facts.agents) if facts.agents is not None else (),
         _propagation(facts, resolution),
         views,
+        peers,
     )
 
 

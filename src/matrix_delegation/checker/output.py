@@ -10,9 +10,9 @@ from .._core.explain import resolution_json, summary
 from .._core.propagation import PeerRefetch, Propagation
 from .agents import rows_json
 from .check import EndpointReport, Report
-from .report import FamilyView
+from .report import FamilyView, PeerVerdict
 
-__all__ = ["report_json", "report_text"]
+__all__ = ["peers_table", "report_json", "report_text"]
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -37,6 +37,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "user_agents": rows_json(report.user_agents),
         "propagation": _propagation_json(report.propagation),
         "families": {view.family: _family_json(view) for view in report.families} or None,
+        "peers": [_peer_json(verdict) for verdict in report.peers],
     }  # fmt: skip
 
 
@@ -83,6 +84,20 @@ def propagation_sentence(peer: PeerRefetch, fetched_at: float) -> str:
     if peer.refetch_by <= fetched_at:
         return f"{peer.implementation}: at once ({peer.why})."
     return f"{peer.implementation}: by {_iso(peer.refetch_by)} ({peer.why})."
+
+
+def _peer_json(verdict: PeerVerdict) -> dict[str, Any]:
+    resolution = verdict.resolution
+    return {
+        "implementation": verdict.policy.name,
+        "basis": verdict.policy.basis,
+        "federation_ok": verdict.federation_ok,
+        "route": resolution.route.value if resolution.route else None,
+        "endpoints": [
+            {"target": e.target, "ip": e.ip, "port": e.port} for e in resolution.endpoints
+        ],
+        "differs": list(verdict.differs),
+    }
 
 
 def _endpoint_json(report: EndpointReport) -> dict[str, Any]:
@@ -142,6 +157,7 @@ def report_text(report: Report, *, colour: bool = False) -> str:
     verdict = "federation OK" if report.federation_ok else "federation FAILS"
     painted = _paint(verdict, "ok" if report.federation_ok else "error", colour)
     lines = [f"{_paint(report.server_name, 'bold', colour)}: {painted}"]
+    lines += peers_table(report.peers, colour)
     problems = _ordered(report)
     if problems:
         lines.append("")
@@ -174,6 +190,26 @@ def _reach_lines(report: Report) -> list[str]:
         lines += [f"    {propagation_sentence(p, found.fetched_at)}" for p in found.peers]
         lines.append(f"    {found.advice}")
     return lines
+
+
+def peers_table(peers: tuple[PeerVerdict, ...], colour: bool = False) -> list[str]:
+    """One row per implementation: reaches or not, route, endpoints; why it differs below."""
+    if not peers:
+        return []
+    lines = ["", f"  {'as seen by':<18} {'reaches':<8} {'route':<24} endpoints"]
+    for verdict in peers:
+        resolution = verdict.resolution
+        route = resolution.route.value if resolution.route else "failed"
+        where = ", ".join(_address(e.ip, e.port) for e in resolution.endpoints) or "-"
+        reach = _paint(f"{'yes' if verdict.federation_ok else 'NO':<8}",
+                       "ok" if verdict.federation_ok else "error", colour)  # fmt: skip
+        lines.append(f"  {verdict.policy.name:<18} {reach} {route:<24} {where}")
+        lines.extend(f"      {reason}" for reason in verdict.differs)
+    return lines
+
+
+def _address(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
 def _endpoint_line(report: EndpointReport) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._core.model import Resolution
+from .._core.peers import PeerPolicy
 from .._core.propagation import Propagation
 from .._io.probe import EndpointProbe
 from .agents_model import AgentFacts, AgentRow
@@ -17,7 +18,10 @@ from .client_model import ClientReport, SupportReport
 from .codes import Problem
 from .keys_model import KeyReport
 
-__all__ = ["EndpointReport", "Facts", "Fallback", "FallbackFacts", "FamilyView", "Report"]
+__all__ = [
+    "EndpointReport", "Facts", "Fallback", "FallbackFacts", "FamilyView", "PeerFacts",
+    "PeerVerdict", "Report",
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,26 @@ class FamilyView:
 
 
 @dataclass(frozen=True, slots=True)
+class PeerVerdict:
+    """What one implementation concludes (docs/peers.md): reached or not, and how.
+
+    Attributes:
+        policy: The implementation's discovery policy (its name and basis).
+        federation_ok: Whether it reaches the server.
+        resolution: Its discovery.
+        endpoints: The reports of its endpoints, in the order it tries them.
+        differs: Why its view differs from the spec's, one line each; empty when
+            it is the same (route, endpoints and verdict).
+    """
+
+    policy: PeerPolicy
+    federation_ok: bool
+    resolution: Resolution
+    endpoints: tuple[EndpointReport, ...]
+    differs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """Everything the checker found for one server name."""
 
@@ -78,12 +102,26 @@ class Report:
     user_agents: tuple[AgentRow, ...] = ()
     propagation: Propagation | None = None
     families: tuple[FamilyView, ...] = ()  # ipv4, then ipv6 (none without a resolution)
+    peers: tuple[PeerVerdict, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class FallbackFacts:
     """The route without ``.well-known`` and its endpoints (none when it found none)."""
 
+    resolution: Resolution
+    endpoints: tuple[EndpointReport, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PeerFacts:
+    """One implementation's discovery and the reports of its endpoints, in its order.
+
+    The reports are those of the spec's probes where the endpoint (address,
+    port, TLS name and Host) is the same: no endpoint is probed twice.
+    """
+
+    policy: PeerPolicy
     resolution: Resolution
     endpoints: tuple[EndpointReport, ...] = ()
 
@@ -112,6 +150,7 @@ class Facts:
         agents: The ``.well-known`` and key fetches made with each implementation's
             User-Agent, and the headers of our own ``.well-known`` answer.
         host_ips: Every A and AAAA address of ``host`` in DNS (for the address families).
+        peers: Each implementation's discovery and endpoints (docs/peers.md).
     """
 
     server_name: str
@@ -126,3 +165,4 @@ class Facts:
     support: SupportReport | None = None
     agents: AgentFacts | None = None
     host_ips: tuple[str, ...] = ()
+    peers: tuple[PeerFacts, ...] = ()

@@ -9,7 +9,7 @@ from .._core.explain import resolution_json
 from .._core.model import Resolution
 from .._io.network import Network
 from ..checker.check import Report, check_server
-from ..checker.output import report_json
+from ..checker.output import peers_table, report_json
 from ..resolver import Resolver
 from ..sandbox.scenarios import SHOWCASE, CheckScenario, Scenario, install, install_homeservers
 from ..sandbox.world import Sandbox
@@ -79,6 +79,8 @@ def _checks_text(checks: list[tuple[CheckScenario, Report]]) -> str:
             if found.severity == "error":
                 lines.append(f"       {found.code}: {found.message}")
                 lines.append(f"         fix: {found.fix}")
+        if scenario.expected_code == "peer-disagreement":  # how each implementation sees it
+            lines.extend(f"     {line}".rstrip() for line in peers_table(report.peers))
     return "\n".join(lines)
 
 

@@ -147,6 +147,7 @@ async def install_homeservers(sandbox: Sandbox) -> list[CheckScenario]:
     target = _n("hs-srv-target")
     await _homeserver(sandbox, srv, [target], certificate_for=[target])
     sandbox.zone.add(f"_matrix-fed._tcp.{srv}", "SRV", f"10 5 8448 {target}.")
+    split = await _first_srv_dead(sandbox)
     return [
         CheckScenario(healthy, True, "a healthy homeserver on port 8448"),
         CheckScenario(wrong, False, "a certificate for another name", "tls-cert-wrong-name"),
@@ -154,7 +155,24 @@ async def install_homeservers(sandbox: Sandbox) -> list[CheckScenario]:
         CheckScenario(
             srv, False, "SRV delegation, certificate for the target", "tls-cert-for-srv-target"
         ),
+        CheckScenario(
+            split,
+            False,
+            "two SRV records, the first one dead: peers disagree",
+            "peer-disagreement",
+        ),
     ]
+
+
+async def _first_srv_dead(sandbox: Sandbox) -> str:
+    """Two SRV records; nothing listens at the first (docs/peers.md: implementations split)."""
+    name, dead, live = _n("hs-split"), _n("hs-split-dead"), _n("hs-split-live")
+    await _homeserver(sandbox, name, [live], certificate_for=[name])
+    sandbox.zone.add(dead, "A", sandbox.address(8448))  # connections there are refused
+    for service in ("_matrix-fed._tcp", "_matrix._tcp"):
+        sandbox.zone.add(f"{service}.{name}", "SRV", f"10 5 8448 {dead}.")
+        sandbox.zone.add(f"{service}.{name}", "SRV", f"20 5 8448 {live}.")
+    return name
 
 
 async def _homeserver(

@@ -32,6 +32,7 @@ from .page_parts import (
     status,
     support_file,
 )
+from .page_peers import peers_section
 
 __all__ = ["CONTENT_SECURITY_POLICY", "render_page"]
 
@@ -122,6 +123,7 @@ def _report(report: Report) -> Html:
     return el(
         "article",
         _verdict(report),
+        peers_section(report),
         _problems(report),
         section(
             "route",
