@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from checker.test_problem_codes import FED, NAME, homeserver, run_check, well_known
+from matrix_delegation._io.probe import PROBE_USER_AGENT
 from matrix_delegation.checker.check import Report
 from matrix_delegation.checker.output import report_json, report_text
 from matrix_delegation.sandbox import Reply, WebHost
@@ -150,5 +151,9 @@ async def test_same_endpoints_are_not_probed_again(sandbox: Sandbox) -> None:
     sandbox.zone.add(LEGACY, "SRV", "10 5 8448 t.example.test.")
     report = await run_check(sandbox, NAME)
     assert all(v.endpoints[0] is report.endpoints[0] for v in report.peers)
-    keys = [r for r in host.requests if r[2] == KEYS_PATH]
+    keys = [
+        agent
+        for request, agent in zip(host.requests, host.user_agents, strict=True)
+        if request[2] == KEYS_PATH and agent == PROBE_USER_AGENT
+    ]
     assert len(keys) == 1  # probed once for the spec; every implementation reuses the report

@@ -5,7 +5,7 @@ keys, the client and support files, the web service's deadline) returns
 :class:`Problem` values made by :func:`problem` from the catalogs below.
 The catalogs are the one source for ``docs/problems.md`` (a test keeps them
 in step). This module sits at the bottom of the checker: it imports nothing
-from it but the plain catalog of :mod:`.codes_reach`.
+from it but the plain catalogs of :mod:`.codes_client` and :mod:`.codes_reach`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from .._core.plan import MAX_ADDRESSES_PER_HOST, MAX_ENDPOINTS
+from .codes_client import CLIENT_CODES
 from .codes_reach import REACH
 
 __all__ = ["ALL", "CLIENT", "FEDERATION", "SERVICE", "Code", "Problem", "Severity", "problem"]
@@ -256,111 +257,8 @@ FEDERATION: Final[dict[str, Code]] = {
 }
 
 
-_EXAMPLE_CLIENT = '{"m.homeserver": {"base_url": "https://matrix.example.com"}}'
-_EXAMPLE_SUPPORT = (
-    '{"contacts": [{"role": "m.role.admin", "matrix_id": "@admin:example.com", '
-    '"email_address": "admin@example.com"}], "support_page": "https://example.com/support"}'
-)
-
 #: The client side: the discovery and support files.
-CLIENT: Final[dict[str, Code]] = {
-    "client-unreachable": Code(
-        # A warning, like a 404's IGNORE in effect: many homeservers have no web
-        # server on 443, and clients then ask the user for the homeserver URL.
-        "warning",
-        "/.well-known/matrix/client could not be fetched (connection, TLS or timeout): web"
-        " clients cannot find the homeserver from a user ID.",
-        "Serve https://<hostname>/.well-known/matrix/client on port 443 with a certificate"
-        " valid for the hostname.",
-    ),
-    "client-redirect-invalid": Code(
-        "error",
-        "The redirects of /.well-known/matrix/client loop, go on for more than 10 hops,"
-        " lead to plain http or lack a Location.",
-        "Serve the file directly, or redirect to its https URL in one or two hops.",
-    ),
-    "client-missing": Code(
-        "info",
-        "/.well-known/matrix/client answers 404: clients cannot find the homeserver from a"
-        " user ID, so users must type the homeserver URL in.",
-        f"Serve {_EXAMPLE_CLIENT} at https://<hostname>/.well-known/matrix/client,"
-        " with Access-Control-Allow-Origin: *.",
-    ),
-    "client-invalid": Code(
-        "error",
-        "/.well-known/matrix/client is not a usable JSON object (status, empty body, not JSON,"
-        " too large or an m.identity_server without base_url); clients report discovery failed.",
-        f"Serve status 200 with a JSON object such as {_EXAMPLE_CLIENT}"
-        " (Content-Type: application/json).",
-    ),
-    "client-no-homeserver": Code(
-        "error",
-        "/.well-known/matrix/client has no m.homeserver.base_url; clients report discovery failed.",
-        f'Add "m.homeserver": {{"base_url": "https://<homeserver>"}}, as in {_EXAMPLE_CLIENT}.',
-    ),
-    "client-invalid-base-url": Code(
-        "error",
-        "m.homeserver.base_url is not an absolute http(s) URL; clients stop login.",
-        "Set m.homeserver.base_url to the full https URL of the client API, such as"
-        " https://matrix.example.com (scheme and host, without /_matrix).",
-    ),
-    "client-base-url-insecure": Code(
-        "warning",
-        "m.homeserver.base_url uses plain http: passwords and tokens cross the network in clear"
-        " text, and web clients served over https refuse it.",
-        "Serve the client API over https and put the https URL in m.homeserver.base_url.",
-    ),
-    "client-base-url-unreachable": Code(
-        "error",
-        "GET <base_url>/_matrix/client/versions fails or is not a valid answer;"
-        " clients stop login.",
-        "Point m.homeserver.base_url at the host that reverse-proxies /_matrix/client to the"
-        " homeserver, and check that <base_url>/_matrix/client/versions returns its versions.",
-    ),
-    "client-base-url-no-cors": Code(
-        "warning",
-        "<base_url>/_matrix/client/versions has no Access-Control-Allow-Origin header, so web"
-        " clients in a browser cannot use the homeserver.",
-        "Let the homeserver's CORS headers through the reverse proxy, or add"
-        " Access-Control-Allow-Origin: * to /_matrix/client responses.",
-    ),
-    "client-no-cors": Code(
-        "error",
-        "/.well-known/matrix/client has no Access-Control-Allow-Origin header, so web clients"
-        " in a browser cannot read it.",
-        "Add the header Access-Control-Allow-Origin: * to the response of"
-        " /.well-known/matrix/client.",
-    ),
-    "client-redirect-no-cors": Code(
-        "warning",
-        "A redirect on the way to /.well-known/matrix/client has no Access-Control-Allow-Origin"
-        " header; the spec asks for it on every hop, and browsers may refuse the chain.",
-        "Add Access-Control-Allow-Origin: * to the redirect responses too (or serve the file"
-        " without redirecting).",
-    ),
-    "client-identity-server-failed": Code(
-        "warning",
-        "m.identity_server.base_url is not a URL or GET <base_url>/_matrix/identity/v2 fails;"
-        " identity lookups (invites by email) will not work, and strict clients refuse login.",
-        "Fix or remove m.identity_server in /.well-known/matrix/client (it is optional).",
-    ),
-    "support-missing": Code(
-        "info",
-        "/.well-known/matrix/support answers 404: no contact is published for the server.",
-        f"Optionally serve {_EXAMPLE_SUPPORT} at https://<hostname>/.well-known/matrix/support.",
-    ),
-    "support-invalid": Code(
-        "warning",
-        "/.well-known/matrix/support is served but does not follow the spec.",
-        f"Serve a JSON object such as {_EXAMPLE_SUPPORT}.",
-    ),
-    "support-unreachable": Code(
-        "warning",
-        "/.well-known/matrix/support could not be fetched, or answered with an error status.",
-        "Serve https://<hostname>/.well-known/matrix/support (status 200), or let it answer 404"
-        " if there is none.",
-    ),
-}
+CLIENT: Final[dict[str, Code]] = {code: Code(*entry) for code, entry in CLIENT_CODES.items()}
 
 
 #: What the web service adds to a check's own problems.

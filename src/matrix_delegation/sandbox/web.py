@@ -105,6 +105,8 @@ class WebHost:
         for (hostname, path), reply in (routes or {}).items():
             self.set(hostname, path, reply)
         self.requests: list[tuple[str, str, str]] = []
+        #: The User-Agent of each request, in the order of :attr:`requests` (None: none sent).
+        self.user_agents: list[str | None] = []
         self._runner: web.ServerRunner | None = None
         self._port = 0
 
@@ -173,6 +175,7 @@ class WebHost:
         host_header = request.headers.get("Host", "")
         path = request.path
         self.requests.append((request.method, host_header, path))
+        self.user_agents.append(request.headers.get("User-Agent"))
         hostname = _hostname(host_header)
         reply = self._routes.get((hostname, path)) or self._routes.get((_ANY_HOST, path))
         if reply is None:
