@@ -24,7 +24,9 @@ def peers_section(report: Report) -> Html:
     )
     body = el("tbody", *(_row(verdict) for verdict in report.peers))
     caption = el("caption", "As each homeserver implementation would see this server")
-    table = el("div", el("table", caption, el("thead", head), body), class_="table-wrap")
+    table = el(
+        "div", el("table", caption, el("thead", head), body, class_="peers"), class_="table-wrap"
+    )
     return section("peers", "Real peers", table)
 
 
