@@ -174,9 +174,22 @@ class Network:
         )
 
     async def fetch_path(
-        self, ip: str, port: int, path: str, *, tls_name: str, host_header: str, timeout: float
+        self,
+        ip: str,
+        port: int,
+        path: str,
+        *,
+        tls_name: str,
+        host_header: str,
+        timeout: float,
+        body: bytes | None = None,
     ) -> HttpResult:
-        """GET one path from one address over verified TLS; see :func:`.probe.fetch_path`."""
+        """GET one path (POST ``body`` when given) from one address over verified TLS.
+
+        The response is capped (``probe.MAX_RESPONSE``), the exchange has one
+        deadline, and the address goes through the IP policy; see
+        :func:`.probe.fetch_path`.
+        """
         return await fetch_path(
             ip,
             port,
@@ -186,4 +199,5 @@ class Network:
             context=self.ssl_context,
             timeout=timeout,
             policy=self.policy.ip_policy,
+            body=body,
         )

@@ -146,8 +146,12 @@ async def fetch_path(
     context: ssl.SSLContext,
     timeout: float,
     policy: IpPolicy,
+    body: bytes | None = None,
 ) -> HttpResult:
-    """GET one path from one address over verified TLS (no redirects followed)."""
+    """GET one path from one address over verified TLS (no redirects followed).
+
+    With ``body``, POST it as JSON instead (the key query of a notary).
+    """
     with _Opened(policy) as opened:
         try:
             async with asyncio.timeout(timeout):
@@ -161,7 +165,7 @@ async def fetch_path(
                 await _close(streams[1])
             return HttpResult(None, b"", f"TLS: {tls.verify_error}")
         site = (ip, port, sni, tls)
-        result, streams = await _get(streams, *site, path, host_header, timeout, opened)
+        result, streams = await _get(streams, *site, path, host_header, timeout, opened, body)
         if streams is not None:
             await _close(streams[1])
         return result
@@ -279,8 +283,9 @@ async def _get(
     host: str,
     timeout: float,
     opened: _Opened,
+    body: bytes | None = None,
 ) -> tuple[HttpResult, Streams | None]:
-    """GET over the open connection; reconnect once if the server closed it."""
+    """GET (POST ``body`` when given) over the open connection; reconnect once if closed."""
     if streams is None or streams[1].is_closing():
         streams = await _reconnect(ip, port, sni, tls, timeout, opened)
         if streams is None:
@@ -288,8 +293,8 @@ async def _get(
     reader, writer = streams
     try:
         async with asyncio.timeout(timeout):
-            writer.write(_request(path, host))
-            status, body, keep = await _read_response(reader)
+            writer.write(_request(path, host, body))
+            status, received, keep = await _read_response(reader)
     except _TooLarge:
         await _close(writer)
         return HttpResult(None, b"", f"response larger than {MAX_RESPONSE} bytes"), None
@@ -298,8 +303,8 @@ async def _get(
         return HttpResult(None, b"", _reason(exc, timeout)), None
     if not keep:
         await _close(writer)
-        return HttpResult(status, body), None
-    return HttpResult(status, body), streams
+        return HttpResult(status, received), None
+    return HttpResult(status, received), streams
 
 
 async def _reconnect(
@@ -315,14 +320,16 @@ async def _reconnect(
     return reader, writer
 
 
-def _request(path: str, host: str) -> bytes:
-    lines = (
-        f"GET {path} HTTP/1.1",
+def _request(path: str, host: str, body: bytes | None = None) -> bytes:
+    lines = [
+        f"{'GET' if body is None else 'POST'} {path} HTTP/1.1",
         f"Host: {host}",
         "Accept: application/json",
         "User-Agent: matrix-delegation-checker",
-    )
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    ]
+    if body is not None:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
 
 
 class _Response:

@@ -27,6 +27,8 @@ from ..resolver import Resolver
 from .client import check_client, check_support
 from .endpoint_rules import judge_endpoint
 from .judge import judge
+from .notary import gather_third_party
+from .notary_model import ThirdParty
 from .report import EndpointReport, Facts, Fallback, FallbackFacts, Report
 
 __all__ = ["EndpointReport", "Facts", "Fallback", "Report", "check_server", "gather_facts"]
@@ -43,9 +45,16 @@ async def check_server(
     *,
     timeout: float = 10.0,
     clock: Callable[[], float] = time.time,
+    third_party: ThirdParty | None = None,
 ) -> Report:
-    """Check one server name: gather the facts, then judge them."""
-    facts = await gather_facts(resolver, server_name, timeout=timeout, clock=clock)
+    """Check one server name: gather the facts, then judge them.
+
+    ``third_party`` asks for the tests through other servers (``--outbound``,
+    ``--notary``; see :mod:`.notary`): none runs without it.
+    """
+    facts = await gather_facts(
+        resolver, server_name, timeout=timeout, clock=clock, third_party=third_party
+    )
     return judge(facts, clock())
 
 
@@ -55,6 +64,7 @@ async def gather_facts(
     *,
     timeout: float = 10.0,
     clock: Callable[[], float] = time.time,
+    third_party: ThirdParty | None = None,
 ) -> Facts:
     """Everything :func:`~.judge.judge` needs about one server name, from the network."""
     try:
@@ -74,6 +84,11 @@ async def gather_facts(
         client, support = await client_side
     finally:
         client_side.cancel()  # when this check is cancelled (a deadline), so are they
+    outbound = notary = None
+    if third_party is not None and third_party.asked:
+        outbound, notary = await gather_third_party(
+            resolver, server_name, resolution, endpoints, third_party, timeout=timeout, clock=clock
+        )
     return Facts(
         server_name,
         resolution=resolution,
@@ -84,6 +99,8 @@ async def gather_facts(
         well_known_by_address=by_address,
         client=client,
         support=support,
+        outbound=outbound,
+        notary=notary,
     )
 
 

@@ -15,6 +15,7 @@ from .._core.plan import MAX_ADDRESSES_PER_HOST
 from .codes import Problem, problem
 from .discovery_rules import addresses_capped, discovery_problems
 from .endpoint_rules import address, endpoint_problems
+from .notary_model import third_party_problems
 from .report import EndpointReport, Facts, Fallback, FallbackFacts, Report
 
 __all__ = ["judge"]
@@ -30,6 +31,9 @@ def judge(facts: Facts, now: float) -> Report:
     found = _federation_problems(facts, resolution, fallback, now)
     for side in (facts.client, facts.support):
         found.extend(side.findings if side is not None else ())
+    # Outbound and the outside view have their own problems; federation_ok stays the
+    # inbound verdict from here (docs/check-json.md).
+    found.extend(third_party_problems(facts.outbound, facts.notary))
     # Every address must work, and all must be the same server: a peer picks one.
     disagree = any(p.code == "endpoints-disagree" for p in found)
     endpoints = facts.endpoints
@@ -44,6 +48,8 @@ def judge(facts: Facts, now: float) -> Report:
         tuple(found),
         fallback,
         facts.well_known_by_address,
+        outbound=facts.outbound,
+        notary=facts.notary,
     )
 
 

@@ -30,6 +30,15 @@ def report_json(report: Report) -> dict[str, Any]:
         "well_known_by_address": [
             {"ip": ip, "outcome": outcome} for ip, outcome in report.well_known_by_address
         ],
+        "outbound": None if report.outbound is None else [
+            {"via": o.via, "endpoint": o.endpoint, "ok": o.ok, "error": o.error,
+             "elapsed_ms": o.elapsed_ms}
+            for o in report.outbound
+        ],
+        "notary": None if report.notary is None else [
+            {"notary": n.notary, "ok": n.ok, "keys_match": n.keys_match, "error": n.error}
+            for n in report.notary
+        ],
     }  # fmt: skip
 
 
@@ -105,7 +114,24 @@ def report_text(report: Report, *, colour: bool = False) -> str:
         lines.append(_endpoint_line(endpoint))
     if report.client is not None:
         lines.append(f"  client file: {report.client.outcome}")
+    lines += _third_party_lines(report)
     return "\n".join(lines) + "\n"
+
+
+def _third_party_lines(report: Report) -> list[str]:
+    """One line per outbound test and per notary asked (none when not asked)."""
+    lines = []
+    for tried in report.outbound or ():
+        through = f" through {tried.endpoint}" if tried.endpoint else ""
+        outcome = "ok" if tried.ok else f"FAIL: {tried.error}"
+        lines.append(f"  outbound to {tried.via}{through}: {outcome}")
+    for asked in report.notary or ():
+        if asked.ok and asked.keys_match is not False:
+            outcome = "sees the same keys" if asked.keys_match else "returned the keys"
+        else:
+            outcome = f"FAIL: {asked.error}"
+        lines.append(f"  notary {asked.notary}: {outcome}")
+    return lines
 
 
 def _endpoint_line(report: EndpointReport) -> str:

@@ -14,6 +14,7 @@ from .._io.probe import EndpointProbe
 from .client_model import ClientReport, SupportReport
 from .codes import Problem
 from .keys_model import KeyReport
+from .notary_model import NotaryResult, OutboundResult
 
 __all__ = ["EndpointReport", "Facts", "Fallback", "FallbackFacts", "Report"]
 
@@ -55,6 +56,9 @@ class Report:
     problems: tuple[Problem, ...]
     fallback: Fallback | None = None
     well_known_by_address: tuple[tuple[str, str], ...] = ()
+    #: ``check --outbound`` and ``--notary`` (None when not asked; see :mod:`.notary`).
+    outbound: tuple[OutboundResult, ...] | None = None
+    notary: tuple[NotaryResult, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +90,8 @@ class Facts:
         well_known_by_address: Each compared address and what its ``.well-known`` answered.
         client: The client discovery file's report.
         support: The support file's report.
+        outbound: The outbound tests, when asked for (``check --outbound``).
+        notary: What each key notary saw, when asked for (``check --notary``).
     """
 
     server_name: str
@@ -98,3 +104,5 @@ class Facts:
     well_known_by_address: tuple[tuple[str, str], ...] = ()
     client: ClientReport | None = None
     support: SupportReport | None = None
+    outbound: tuple[OutboundResult, ...] | None = None
+    notary: tuple[NotaryResult, ...] | None = None
