@@ -20,7 +20,6 @@ import asyncio
 import ssl
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
