@@ -20,6 +20,8 @@ JSON_KEYS = {
     "problems",
     "fallback",
     "well_known_by_address",
+    "outbound",
+    "notary",
 }
 
 
