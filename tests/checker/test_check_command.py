@@ -24,6 +24,8 @@ JSON_KEYS = {
     "propagation",
     "families",
     "peers",
+    "outbound",
+    "notary",
 }
 
 

@@ -48,6 +48,7 @@ from matrix_delegation.checker.client import (
 from matrix_delegation.checker.codes import ALL, CLIENT, FEDERATION
 from matrix_delegation.checker.endpoint_rules import judge_endpoint
 from matrix_delegation.checker.judge import judge
+from matrix_delegation.checker.notary_model import NotaryResult, OutboundResult
 from matrix_delegation.checker.report import EndpointReport, Facts, FallbackFacts, PeerFacts
 from matrix_delegation.sandbox.homeserver import key_response
 from matrix_delegation.web.app import timed_out
@@ -286,6 +287,35 @@ FACTS |= {
     "support-invalid": lambda: support(200, {}),
     "support-unreachable": lambda: support(503),
 }
+
+# --- check --outbound and --notary: the tests through third parties -------------------------
+
+VIA, NOTARY = "via.test", "notary.test"
+FACTS |= {
+    "outbound-failed": lambda: facts(
+        outbound=(OutboundResult(VIA, "127.0.0.2:8448", False, "HTTP 404: M_UNRECOGNIZED", 3.0),)
+    ),
+    "outbound-via-unavailable": lambda: facts(
+        outbound=(OutboundResult(VIA, None, False, "no address", None, via_unavailable=True),)
+    ),
+    "notary-cannot-reach": lambda: facts(
+        notary=(NotaryResult(NOTARY, False, None, "it returned no keys"),)
+    ),
+    "notary-keys-differ": lambda: facts(notary=(NotaryResult(NOTARY, True, False, "other keys"),)),
+    "notary-unavailable": lambda: facts(
+        notary=(NotaryResult(NOTARY, False, None, "unreachable", notary_unavailable=True),)
+    ),
+}
+
+
+def test_third_party_results_that_pass_have_no_problem() -> None:
+    passing = facts(
+        outbound=(OutboundResult(VIA, "127.0.0.2:8448", True, None, 3.0),),
+        notary=(NotaryResult(NOTARY, True, True, None),),
+    )
+    report = judge(passing, NOW)
+    assert report.problems == () and report.federation_ok
+    assert report.outbound == passing.outbound and report.notary == passing.notary
 
 
 # --- how real peers reach it: agents and address families ------------------------------

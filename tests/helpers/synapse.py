@@ -184,7 +184,11 @@ def _log_config(log_file: Path) -> dict[str, Any]:
 
 
 def runtime_settings(
-    directory: Path, address: str, port: int, tls: Mapping[str, str] | None = None
+    directory: Path,
+    address: str,
+    port: int,
+    tls: Mapping[str, str] | None = None,
+    offline: Mapping[str, Any] = OFFLINE_SETTINGS,
 ) -> dict[str, Any]:
     """Listener, storage, logging and offline settings for one instance in ``directory``.
 
@@ -215,7 +219,7 @@ def runtime_settings(
         "database": {"name": "sqlite3", "args": {"database": str(directory / "homeserver.db")}},
         "media_store_path": str(directory / "media_store"),
         "log_config": str(log_config),
-        **OFFLINE_SETTINGS,
+        **offline,
     }
 
 
@@ -313,6 +317,8 @@ def start_synapse(
     address: str | None = None,
     tls: Mapping[str, str] | None = None,
     port: int | None = None,
+    resolv_conf: Path | None = None,
+    offline: Mapping[str, Any] = OFFLINE_SETTINGS,
 ) -> SynapseProcess:
     """Start Synapse with ``-c base -c override... -c runtime`` without waiting for it.
 
@@ -327,6 +333,12 @@ def start_synapse(
             ``address``, the first of a few fresh addresses where it is free;
             a free port when it is taken everywhere or not given. Read the
             result from ``.address`` and ``.port``.
+        resolv_conf: Run it in a private mount namespace where this file is
+            ``/etc/resolv.conf``: its outbound federation (``getaddrinfo`` and
+            Twisted's SRV lookups) then asks the test's DNS server, which must
+            listen on port 53 (``resolv.conf`` has no port). Needs root.
+        offline: The settings that keep it off the internet (the last ``-c``
+            file): without ``ip_range_whitelist`` it cannot reach loopback either.
 
     Call :meth:`SynapseProcess.wait_ready`, and :meth:`SynapseProcess.stop` in
     a finalizer (also when waiting fails).
@@ -341,10 +353,14 @@ def start_synapse(
             override = path
         configs.append(override)
     runtime = directory / "runtime.yaml"
-    settings = runtime_settings(directory, address, port, tls)
+    settings = runtime_settings(directory, address, port, tls, offline)
     runtime.write_text(yaml.safe_dump(settings, sort_keys=False))
     configs.append(runtime)
     command = [sys.executable, "-m", "synapse.app.homeserver"]
+    if resolv_conf is not None:
+        # unshare execs (no fork), and so does sh: the PID stays Synapse's own.
+        bind = 'mount --bind "$0" /etc/resolv.conf && exec "$@"'
+        command = ["unshare", "--mount", "sh", "-c", bind, str(resolv_conf), *command]
     for config in configs:
         command += ["-c", str(config)]
     output = (directory / "output.txt").open("wb")

@@ -228,8 +228,14 @@ class Network:
         host_header: str,
         timeout: float,
         user_agent: str | None = PROBE_USER_AGENT,
+        body: bytes | None = None,
     ) -> HttpResult:
-        """GET one path from one address over verified TLS; see :func:`.probe.fetch_path`."""
+        """GET one path (POST ``body`` when given) from one address over verified TLS.
+
+        The response is capped (``probe.MAX_RESPONSE``), the exchange has one
+        deadline, and the address goes through the IP policy; see
+        :func:`.probe.fetch_path`.
+        """
         return await fetch_path(
             ip,
             port,
@@ -240,4 +246,5 @@ class Network:
             timeout=timeout,
             policy=self.policy.ip_policy,
             user_agent=user_agent,
+            body=body,
         )

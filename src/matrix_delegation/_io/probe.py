@@ -153,8 +153,12 @@ async def fetch_path(
     timeout: float,
     policy: IpPolicy,
     user_agent: str | None = PROBE_USER_AGENT,
+    body: bytes | None = None,
 ) -> HttpResult:
-    """GET one path from one address over verified TLS (no redirects followed; no UA: None)."""
+    """GET one path from one address over verified TLS (no redirects followed; no UA: None).
+
+    With ``body``, POST it as JSON instead (the key query of a notary).
+    """
     with _Opened(policy) as opened:
         try:
             async with asyncio.timeout(timeout):
@@ -168,7 +172,9 @@ async def fetch_path(
                 await _close(streams[1])
             return HttpResult(None, b"", f"TLS: {tls.verify_error}")
         site = (ip, port, sni, tls)
-        result, streams = await _get(streams, *site, path, host_header, timeout, opened, user_agent)
+        result, streams = await _get(
+            streams, *site, path, host_header, timeout, opened, user_agent, body
+        )
         if streams is not None:
             await _close(streams[1])
         return result
@@ -287,8 +293,9 @@ async def _get(
     timeout: float,
     opened: _Opened,
     user_agent: str | None = PROBE_USER_AGENT,
+    body: bytes | None = None,
 ) -> tuple[HttpResult, Streams | None]:
-    """GET over the open connection; reconnect once if the server closed it."""
+    """GET (POST ``body`` when given) over the open connection; reconnect once if closed."""
     if streams is None or streams[1].is_closing():
         streams = await _reconnect(ip, port, sni, tls, timeout, opened)
         if streams is None:
@@ -296,8 +303,8 @@ async def _get(
     reader, writer = streams
     try:
         async with asyncio.timeout(timeout):
-            writer.write(_request(path, host, user_agent))
-            status, body, keep, headers = await _read_response(reader)
+            writer.write(_request(path, host, user_agent, body))
+            status, received, keep, headers = await _read_response(reader)
     except _TooLarge:
         await _close(writer)
         return HttpResult(None, b"", f"response larger than {MAX_RESPONSE} bytes"), None
@@ -306,8 +313,8 @@ async def _get(
         return HttpResult(None, b"", _reason(exc, timeout)), None
     if not keep:
         await _close(writer)
-        return HttpResult(status, body, None, headers), None
-    return HttpResult(status, body, None, headers), streams
+        return HttpResult(status, received, None, headers), None
+    return HttpResult(status, received, None, headers), streams
 
 
 async def _reconnect(
@@ -323,11 +330,17 @@ async def _reconnect(
     return reader, writer
 
 
-def _request(path: str, host: str, user_agent: str | None) -> bytes:
-    lines = [f"GET {path} HTTP/1.1", f"Host: {host}", "Accept: application/json"]
+def _request(path: str, host: str, user_agent: str | None, body: bytes | None = None) -> bytes:
+    lines = [
+        f"{'GET' if body is None else 'POST'} {path} HTTP/1.1",
+        f"Host: {host}",
+        "Accept: application/json",
+    ]
     if user_agent is not None:
         lines.append(f"User-Agent: {user_agent}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    if body is not None:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
 
 
 class _Response:

@@ -28,6 +28,8 @@ from .agents import gather_agents
 from .client import check_client, check_support
 from .endpoint_rules import judge_endpoint
 from .judge import judge
+from .notary import gather_third_party
+from .notary_model import ThirdParty
 from .peer_check import gather_peers, known_reports
 from .report import EndpointReport, Facts, Fallback, FallbackFacts, PeerFacts, Report
 
@@ -45,9 +47,16 @@ async def check_server(
     *,
     timeout: float = 10.0,
     clock: Callable[[], float] = time.time,
+    third_party: ThirdParty | None = None,
 ) -> Report:
-    """Check one server name: gather the facts, then judge them."""
-    facts = await gather_facts(resolver, server_name, timeout=timeout, clock=clock)
+    """Check one server name: gather the facts, then judge them.
+
+    ``third_party`` asks for the tests through other servers (``--outbound``,
+    ``--notary``; see :mod:`.notary`): none runs without it.
+    """
+    facts = await gather_facts(
+        resolver, server_name, timeout=timeout, clock=clock, third_party=third_party
+    )
     return judge(facts, clock())
 
 
@@ -57,6 +66,7 @@ async def gather_facts(
     *,
     timeout: float = 10.0,
     clock: Callable[[], float] = time.time,
+    third_party: ThirdParty | None = None,
 ) -> Facts:
     """Everything :func:`~.judge.judge` needs about one server name, from the network."""
     try:
@@ -82,6 +92,11 @@ async def gather_facts(
         client, support = await client_side
     finally:
         client_side.cancel()  # when this check is cancelled (a deadline), so are they
+    outbound = notary = None
+    if third_party is not None and third_party.asked:
+        outbound, notary = await gather_third_party(
+            resolver, server_name, resolution, endpoints, third_party, timeout=timeout, clock=clock
+        )
     return Facts(
         server_name,
         resolution=resolution,
@@ -95,6 +110,8 @@ async def gather_facts(
         agents=agents,
         host_ips=host_ips,
         peers=peers,
+        outbound=outbound,
+        notary=notary,
     )
 
 

@@ -15,6 +15,7 @@ from typing import Final, Literal
 
 from .._core.plan import MAX_ADDRESSES_PER_HOST, MAX_ENDPOINTS
 from .codes_client import CLIENT_CODES
+from .codes_outside import OUTSIDE_CODES
 from .codes_reach import REACH
 
 __all__ = ["ALL", "CLIENT", "FEDERATION", "SERVICE", "Code", "Problem", "Severity", "problem"]
@@ -271,8 +272,11 @@ SERVICE: Final[dict[str, Code]] = {
     ),
 }
 
+#: The opt-in tests through third-party servers (``check --outbound``, ``--notary``).
+OUTSIDE: Final[dict[str, Code]] = {c: Code(*entry) for c, entry in OUTSIDE_CODES.items()}
+
 #: Every code, in the order docs/problems.md lists them.
-ALL: Final[dict[str, Code]] = {**FEDERATION, **CLIENT, **SERVICE}
+ALL: Final[dict[str, Code]] = {**FEDERATION, **CLIENT, **SERVICE, **OUTSIDE}
 
 
 def problem(code: str, message: str, fix: str | None = None) -> Problem:

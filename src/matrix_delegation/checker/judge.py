@@ -18,6 +18,7 @@ from .codes import Problem, problem
 from .discovery_rules import addresses_capped, discovery_problems
 from .endpoint_rules import address, endpoint_problems
 from .families import families, family_problems
+from .notary_model import third_party_problems
 from .peer_rules import judge_peers, peer_problems
 from .report import EndpointReport, Facts, Fallback, FallbackFacts, Report
 
@@ -40,6 +41,9 @@ def judge(facts: Facts, now: float) -> Report:
         found = defer_to_challenge([*found, *agent_problems(facts.agents)], facts.agents)
     for side in (facts.client, facts.support):
         found.extend(side.findings if side is not None else ())
+    # Outbound and the outside view have their own problems; federation_ok stays the
+    # inbound verdict from here (docs/check-json.md).
+    found.extend(third_party_problems(facts.outbound, facts.notary))
     # Every address must work, and all must be the same server: a peer picks one.
     disagree = any(p.code == "endpoints-disagree" for p in found)
     endpoints = facts.endpoints
@@ -60,6 +64,8 @@ def judge(facts: Facts, now: float) -> Report:
         _propagation(facts, resolution),
         views,
         peers,
+        outbound=facts.outbound,
+        notary=facts.notary,
     )
 
 

@@ -98,6 +98,7 @@ __all__ = [
     "Ed25519Check",
     "KeyReport",
     "Severity",
+    "check_key_object",
     "check_server_keys",
 ]
 
@@ -142,6 +143,14 @@ def check_server_keys(body: bytes, server_name: str, now_ms: int) -> KeyReport:
             problems=(problem(KEYS_NOT_JSON, not_json or "the body is not a JSON object"),),
         )
     return _check_object(value, server_name, now_ms)
+
+
+def check_key_object(body: dict[str, object], server_name: str, now_ms: int) -> KeyReport:
+    """Judge a key response already parsed (by :mod:`.._core.jsondoc`, ``exact_numbers``).
+
+    As :func:`check_server_keys` for one entry of a notary's ``server_keys``.
+    """
+    return _check_object(body, server_name, now_ms)
 
 
 def _check_object(body: dict[str, object], expected: str, now_ms: int) -> KeyReport:

@@ -8,6 +8,7 @@ origin's signatures; the policy on partial signing is explained in
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from itertools import islice
 from typing import Final
 
@@ -26,7 +27,7 @@ from .keys_model import (
 )
 
 # The rest are helpers of .keys, which re-exports the public names.
-__all__ = ["MAX_CHECKED_KEYS", "UNSIGNED_MEMBERS"]
+__all__ = ["MAX_CHECKED_KEYS", "UNSIGNED_MEMBERS", "signature_failure"]
 
 #: Keys checked per map (``verify_keys``, ``old_verify_keys``): a real server
 #: has a handful, and each one costs a signature verification.
@@ -140,6 +141,33 @@ def _signed_bytes(body: dict[str, object]) -> bytes:
     return encode_canonical_json(
         {key: item for key, item in body.items() if key not in UNSIGNED_MEMBERS}
     )
+
+
+def signature_failure(body: dict[str, object], signer: str, keys: Mapping[str, str]) -> str | None:
+    """Why no signature by ``signer`` with one of ``keys`` verifies over ``body``; None if one does.
+
+    ``keys`` maps key IDs to unpadded base64 ed25519 keys that the caller
+    trusts (fetched from ``signer`` itself and self-signed); the body must be
+    canonical-safe (its own key check said so).
+    """
+    signatures = body.get("signatures")
+    mine = signatures.get(signer) if isinstance(signatures, dict) else None
+    if not isinstance(mine, dict) or not mine:
+        return f"it has no signature by {_show(signer)}"
+    message = _signed_bytes(body)
+    reasons: list[str] = []
+    for key_id, key in islice(keys.items(), MAX_CHECKED_KEYS):
+        key_bytes = _decode_base64(key)
+        if key_id not in mine or key_bytes is None:
+            continue
+        failure = _signature_failure(message, key_id, key_bytes, mine[key_id])
+        if failure is None:
+            return None
+        reasons.append(f"the signature by {_show(key_id)} {failure}")
+    if not reasons:
+        known = ", ".join(_show(key_id) for key_id in islice(keys, MAX_CHECKED_KEYS)) or "none"
+        return f"it is not signed by a key {_show(signer)} serves (its keys: {_clip(known, 200)})"
+    return "; ".join(reasons)
 
 
 def _check_signatures(

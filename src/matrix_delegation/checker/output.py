@@ -38,6 +38,15 @@ def report_json(report: Report) -> dict[str, Any]:
         "propagation": _propagation_json(report.propagation),
         "families": {view.family: _family_json(view) for view in report.families} or None,
         "peers": [_peer_json(verdict) for verdict in report.peers],
+        "outbound": None if report.outbound is None else [
+            {"via": o.via, "endpoint": o.endpoint, "ok": o.ok, "error": o.error,
+             "elapsed_ms": o.elapsed_ms}
+            for o in report.outbound
+        ],
+        "notary": None if report.notary is None else [
+            {"notary": n.notary, "ok": n.ok, "keys_match": n.keys_match, "error": n.error}
+            for n in report.notary
+        ],
     }  # fmt: skip
 
 
@@ -174,6 +183,7 @@ def report_text(report: Report, *, colour: bool = False) -> str:
     if report.client is not None:
         lines.append(f"  client file: {report.client.outcome}")
     lines.extend(_reach_lines(report))
+    lines += _third_party_lines(report)
     return "\n".join(lines) + "\n"
 
 
@@ -210,6 +220,22 @@ def peers_table(peers: tuple[PeerVerdict, ...], colour: bool = False) -> list[st
 
 def _address(ip: str, port: int) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def _third_party_lines(report: Report) -> list[str]:
+    """One line per outbound test and per notary asked (none when not asked)."""
+    lines = []
+    for tried in report.outbound or ():
+        through = f" through {tried.endpoint}" if tried.endpoint else ""
+        outcome = "ok" if tried.ok else f"FAIL: {tried.error}"
+        lines.append(f"  outbound to {tried.via}{through}: {outcome}")
+    for asked in report.notary or ():
+        if asked.ok and asked.keys_match is not False:
+            outcome = "sees the same keys" if asked.keys_match else "returned the keys"
+        else:
+            outcome = f"FAIL: {asked.error}"
+        lines.append(f"  notary {asked.notary}: {outcome}")
+    return lines
 
 
 def _endpoint_line(report: EndpointReport) -> str:

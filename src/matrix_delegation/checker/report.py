@@ -17,6 +17,7 @@ from .agents_model import AgentFacts, AgentRow
 from .client_model import ClientReport, SupportReport
 from .codes import Problem
 from .keys_model import KeyReport
+from .notary_model import NotaryResult, OutboundResult
 
 __all__ = [
     "EndpointReport", "Facts", "Fallback", "FallbackFacts", "FamilyView", "PeerFacts",
@@ -103,6 +104,9 @@ class Report:
     propagation: Propagation | None = None
     families: tuple[FamilyView, ...] = ()  # ipv4, then ipv6 (none without a resolution)
     peers: tuple[PeerVerdict, ...] = ()
+    #: ``check --outbound`` and ``--notary`` (None when not asked; see :mod:`.notary`).
+    outbound: tuple[OutboundResult, ...] | None = None
+    notary: tuple[NotaryResult, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +155,8 @@ class Facts:
             User-Agent, and the headers of our own ``.well-known`` answer.
         host_ips: Every A and AAAA address of ``host`` in DNS (for the address families).
         peers: Each implementation's discovery and endpoints (docs/peers.md).
+        outbound: The outbound tests, when asked for (``check --outbound``).
+        notary: What each key notary saw, when asked for (``check --notary``).
     """
 
     server_name: str
@@ -166,3 +172,5 @@ class Facts:
     agents: AgentFacts | None = None
     host_ips: tuple[str, ...] = ()
     peers: tuple[PeerFacts, ...] = ()
+    outbound: tuple[OutboundResult, ...] | None = None
+    notary: tuple[NotaryResult, ...] | None = None

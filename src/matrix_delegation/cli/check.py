@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from .._core.names import ServerName
 from .._exceptions import ConfigurationError
+from ..checker.notary_model import DEFAULT_THIRD_PARTY, ThirdParty
 from .common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -64,7 +65,48 @@ def add_parser(commands: Commands, help: str) -> None:
         json_help="JSON (JSON Lines for several names; docs/check-json.md)",
         concurrency_help="check at most N servers at once (default 50)",
     )
+    add_third_party_options(parser, default=DEFAULT_THIRD_PARTY)
     add_network_options(parser)
+
+
+_THIRD_PARTY_NOTE = (
+    "contacts third-party servers, and tells them the checked name; off unless asked"
+)
+
+
+def add_third_party_options(parser: argparse.ArgumentParser, *, default: str) -> None:
+    """``--outbound [VIA ...]`` and ``--notary [NAME ...]`` (docs/check-json.md)."""
+    group = parser.add_argument_group(
+        "through third-party servers",
+        "These tests ask other servers for keys: each one contacts those servers and tells "
+        "them the checked name. Put them after the names, or end their list with '--'.",
+    )
+    group.add_argument(
+        "--outbound", nargs="*", metavar="VIA",
+        help=f"ask the server, as a key notary, to fetch VIA's keys: can it federate outwards? "
+        f"(default VIA: {default}; {_THIRD_PARTY_NOTE})",
+    )  # fmt: skip
+    group.add_argument(
+        "--notary", nargs="*", metavar="NAME",
+        help=f"ask key notary NAME for the server's keys and compare: what does the outside "
+        f"see? (default NAME: {default}; {_THIRD_PARTY_NOTE})",
+    )  # fmt: skip
+
+
+def third_party_from_args(args: argparse.Namespace) -> ThirdParty | None:
+    """The tests through third parties asked on the command line (None: neither)."""
+    outbound, notary = _asked(args.outbound), _asked(args.notary)
+    if outbound is None and notary is None:
+        return None
+    return ThirdParty(outbound, notary)
+
+
+def _asked(names: list[str] | None) -> tuple[str, ...] | None:
+    if names is None:
+        return None
+    for name in names:
+        ServerName.parse(name)  # a bad name on the command line is a usage error
+    return tuple(dict.fromkeys(names)) or (DEFAULT_THIRD_PARTY,)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
     # Every name is checked once: caches only need what is in flight.
     cache = max(_MIN_CACHE, _CACHE_PER_CHECK * args.concurrency)
     if args.from_file is not None and args.workers > 1:
+        if third_party_from_args(args) is not None:
+            raise ConfigurationError("--outbound and --notary run in one process: drop --workers")
         options = replace(resolver_options(args), max_cache_entries=cache)
         return _check_with_workers(args, options)
     resolver = resolver_from_args(args, max_cache_entries=cache)
@@ -148,7 +192,8 @@ async def _check_all(resolver: Resolver, args: argparse.Namespace) -> int:
     progress = _Progress(sys.stderr) if many and sys.stderr.isatty() else None
     try:
         async with resolver:
-            reports = _reports(resolver, _names(args), args.concurrency, args.timeout)
+            third_party = third_party_from_args(args)
+            reports = _reports(resolver, _names(args), args.concurrency, args.timeout, third_party)
             async for report in reports:
                 summary.add(report)
                 _write(report, args.json, many)
@@ -237,7 +282,11 @@ def _names(args: argparse.Namespace) -> Iterator[str]:
 
 
 async def _reports(
-    resolver: Resolver, names: Iterator[str], concurrency: int, timeout: float
+    resolver: Resolver,
+    names: Iterator[str],
+    concurrency: int,
+    timeout: float,
+    third_party: ThirdParty | None = None,
 ) -> AsyncIterator[Report]:
     """Reports as they finish, at most ``concurrency`` checks at once.
 
@@ -251,7 +300,10 @@ async def _reports(
     async def worker() -> None:
         try:
             for name in names:
-                await queue.put(await check_server(resolver, name, timeout=timeout))
+                report = await check_server(
+                    resolver, name, timeout=timeout, third_party=third_party
+                )
+                await queue.put(report)
         except Exception as exc:  # a bug, or an unreadable list: stop the run with it
             await queue.put(exc)
         else:

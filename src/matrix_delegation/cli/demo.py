@@ -43,7 +43,10 @@ async def run_demo(*, json_output: bool = False) -> int:
         servers = await install_homeservers(sandbox)
         async with Resolver(**sandbox.resolver_options()) as resolver:
             outcomes = await resolver.resolve_all(s.server_name for s in scenarios)
-            reports = [await check_server(resolver, s.server_name, timeout=5) for s in servers]
+            reports = [
+                await check_server(resolver, s.server_name, timeout=5, third_party=s.third_party)
+                for s in servers
+            ]
             files = await _fetch_showcase(resolver.network)
     resolutions = [o for o in outcomes if isinstance(o, Resolution)]  # the names are valid
     rows = list(zip(scenarios, resolutions, strict=True))
@@ -75,6 +78,9 @@ def _checks_text(checks: list[tuple[CheckScenario, Report]]) -> str:
         mark = "ok" if _as_expected(scenario, report) else "FAIL"
         verdict = "federation OK" if report.federation_ok else "federation FAILS"
         lines.append(f"{mark:<4} {scenario.server_name}: {verdict}  ({scenario.about})")
+        for tried in report.outbound or ():
+            outcome = "ok" if tried.ok else "FAILS"
+            lines.append(f"       outbound to {tried.via} through {tried.endpoint}: {outcome}")
         for found in report.problems:
             if found.severity == "error":
                 lines.append(f"       {found.code}: {found.message}")

@@ -8,6 +8,8 @@ import re
 from collections.abc import Callable
 
 from .._core.ipfilter import parse_network
+from .._core.names import ServerName
+from ..checker.notary_model import ThirdParty
 from ..web.settings import WebSettings
 from .common import (
     Commands,
@@ -115,6 +117,21 @@ def add_web_options(parser: argparse.ArgumentParser) -> None:
         type=checked(parse_network, "trusted proxy"),
         help="a reverse proxy whose X-Forwarded-For names the client (repeatable)",
     )
+    outside = parser.add_argument_group(
+        "through third-party servers (off by default)",
+        "Each check then contacts these servers and tells them the checked name.",
+    )
+    for flag, what in (
+        ("--outbound", "ask each checked server, as a key notary, for VIA's keys"),
+        ("--notary", "ask key notary NAME for each checked server's keys"),
+    ):
+        outside.add_argument(
+            flag,
+            action="append",
+            metavar="VIA" if flag == "--outbound" else "NAME",
+            type=checked(_server_name, "server name"),
+            help=f"{what} (repeatable)",
+        )
 
 
 def add_parser(commands: Commands, help: str) -> None:
@@ -145,7 +162,23 @@ def settings_from_args(args: argparse.Namespace) -> WebSettings:
         resolver_options=resolver_options(args),
         check_timeout=args.timeout,
         trusted_proxies=tuple(getattr(args, "trusted_proxies", ())),
+        third_party=_third_party(args),
         **limits,
+    )
+
+
+def _server_name(text: str) -> str:
+    ServerName.parse(text)
+    return text
+
+
+def _third_party(args: argparse.Namespace) -> ThirdParty | None:
+    outbound, notary = getattr(args, "outbound", None), getattr(args, "notary", None)
+    if not outbound and not notary:
+        return None
+    return ThirdParty(
+        tuple(dict.fromkeys(outbound)) if outbound else None,
+        tuple(dict.fromkeys(notary)) if notary else None,
     )
 
 

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from signedjson.types import SigningKey
+
 from .._core.site import Contact, Domain, Site
-from .homeserver import DAY_MS, publish_homeserver
+from ..checker.notary_model import ThirdParty
+from .homeserver import DAY_MS, key_response, publish_homeserver
+from .notary import publish_notary
 from .web import Reply
 from .world import Sandbox
 
@@ -136,12 +140,14 @@ class CheckScenario:
     federation_ok: bool
     about: str
     expected_code: str | None = None
+    third_party: ThirdParty | None = None  # check --outbound / --notary
 
 
 async def install_homeservers(sandbox: Sandbox) -> list[CheckScenario]:
-    """Stand-in homeservers on their own 127.0.0.X:8448: one healthy, several broken."""
+    """Stand-in homeservers on their own 127.0.0.X:8448: one healthy, several broken,
+    and two asked whether they can fetch the healthy one's keys (``check --outbound``)."""
     healthy, wrong, old, srv = (_n(n) for n in ("hs", "hs-wrong-cert", "hs-old-keys", "hs-srv"))
-    await _homeserver(sandbox, healthy, [healthy])
+    healthy_key = await _homeserver(sandbox, healthy, [healthy])
     await _homeserver(sandbox, wrong, [wrong], certificate_for=["somewhere-else.test"])
     await _homeserver(sandbox, old, [old], valid_for_ms=-3_600_000)
     target = _n("hs-srv-target")
@@ -160,6 +166,27 @@ async def install_homeservers(sandbox: Sandbox) -> list[CheckScenario]:
             False,
             "two SRV records, the first one dead: peers disagree",
             "peer-disagreement",
+        ),
+        *await _outbound(sandbox, healthy, healthy_key),
+    ]
+
+
+async def _outbound(sandbox: Sandbox, via: str, via_key: SigningKey) -> list[CheckScenario]:
+    """A stand-in notary that holds ``via``'s keys, and one that cannot fetch them.
+
+    The stand-in answers from what it is given (:mod:`.notary`); a real
+    homeserver would fetch the keys from ``via`` at that moment.
+    """
+    asked = ThirdParty(outbound=(via,))
+    reaches, cut_off = _n("hs-outbound"), _n("hs-no-egress")
+    host = await sandbox.https_host([reaches], port=8448)
+    publish_notary(host, "*", reaches, [key_response(via, via_key)])
+    host = await sandbox.https_host([cut_off], port=8448)
+    publish_notary(host, "*", cut_off, [])  # it holds nothing: server_keys is empty
+    return [
+        CheckScenario(reaches, True, f"outbound: fetches the keys of {via}", None, asked),
+        CheckScenario(
+            cut_off, True, f"outbound: cannot fetch the keys of {via}", "outbound-failed", asked
         ),
     ]
 
@@ -182,6 +209,6 @@ async def _homeserver(
     *,
     certificate_for: list[str] | None = None,
     valid_for_ms: int = DAY_MS,
-) -> None:
+) -> SigningKey:
     host = await sandbox.https_host(names, port=8448, certificate_for=certificate_for or names)
-    publish_homeserver(host, "*", server_name, valid_for_ms=valid_for_ms)
+    return publish_homeserver(host, "*", server_name, valid_for_ms=valid_for_ms)

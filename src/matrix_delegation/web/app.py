@@ -146,7 +146,12 @@ async def _run_check(state: _State, name: str) -> Report:
     deadline = asyncio.timeout(settings.deadline)
     try:
         async with deadline:
-            report = await check_server(state.resolver, name, timeout=settings.check_timeout)
+            report = await check_server(
+                state.resolver,
+                name,
+                timeout=settings.check_timeout,
+                third_party=settings.third_party,
+            )
         verdict = "ok" if report.federation_ok else "fail"
     except TimeoutError:
         if not deadline.expired():

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from .._io.probe import HttpResult, TlsInfo
 from ..checker.check import EndpointReport, Report
 from ..checker.keys import KeyReport
+from .page_outside import outside_section
 from .page_parts import (
     SEVERITY,
     Html,
@@ -133,6 +134,7 @@ def _report(report: Report) -> Html:
             discovery_steps(report),
         ),
         section("endpoints", "Endpoints", *_endpoints(report)),
+        outside_section(report),
         section(
             "files",
             "Client and support files",

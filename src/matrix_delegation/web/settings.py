@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .._io.config import ResolverConfig
+from ..checker.notary_model import ThirdParty
 from .clients import TrustedProxies
 
 __all__ = ["WebSettings"]
@@ -35,6 +36,8 @@ class WebSettings:
         keepalive: How long an idle connection stays open, in seconds (used by
             :mod:`.server`, not by the app).
         max_connections: Connections open at once (used by :mod:`.server`).
+        third_party: ``--outbound`` and ``--notary`` for every check (None: off,
+            the default; they contact third-party servers and tell them the name).
     """
 
     resolver_options: ResolverConfig = field(default_factory=ResolverConfig)
@@ -51,3 +54,4 @@ class WebSettings:
     trusted_proxies: TrustedProxies = ()
     keepalive: float = 30.0
     max_connections: int = 1024
+    third_party: ThirdParty | None = None
