@@ -195,8 +195,8 @@ def test_backend_choice(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_dns_backend_option_reaches_the_resolver_options() -> None:
     parser = argparse.ArgumentParser()
     add_network_options(parser)
-    assert resolver_options(parser.parse_args([]))["dns_backend"] is None
+    assert resolver_options(parser.parse_args([])).dns_backend is None
     chosen = parser.parse_args(["--dns-backend", "dnspython"])
-    assert resolver_options(chosen)["dns_backend"] == "dnspython"
+    assert resolver_options(chosen).dns_backend == "dnspython"
     with pytest.raises(SystemExit):
         parser.parse_args(["--dns-backend", "bind"])

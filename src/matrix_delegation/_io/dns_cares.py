@@ -72,8 +72,28 @@ class CaresBackend:
             _answered(self._pending),
             onerror=_swallow,
         )
-        self._channel = _open_channel(servers, timeout, tries)
-        weakref.finalize(self, _close_channel, self._channel, self._callback)
+        self._options = (servers, timeout, tries)
+        self._channel: Any = None
+        self._finalizer: weakref.finalize[Any, CaresBackend] | None = None
+        self._open()  # a bad server list is refused here, not at the first query
+
+    def _open(self) -> Any:
+        """The channel, opened anew after :meth:`close`."""
+        if self._channel is None:
+            self._channel = _open_channel(*self._options)
+            self._finalizer = weakref.finalize(
+                self, _close_channel, self._channel, self._callback
+            )
+        return self._channel
+
+    def close(self) -> None:
+        """Release the channel's sockets and thread now; a later query opens a new channel.
+
+        Queries still running end as failed lookups.
+        """
+        if self._channel is not None and self._finalizer is not None:
+            self._finalizer()  # runs _close_channel once, and never again at collection
+            self._channel = self._finalizer = None
 
     async def srv(self, name: str) -> tuple[tuple[SrvRecord, ...], float]:
         answer, _aliases, ttl, _canonical = chase(await self._query(name, "SRV", _SRV), name, "SRV")
@@ -94,7 +114,7 @@ class CaresBackend:
         query_id = next(self._ids)
         self._pending[query_id] = _Pending(loop, future, rdtype)
         status = lib.ares_query_dnsrec(
-            self._channel[0],
+            self._open()[0],
             wire_name,
             _CLASS_IN,
             rdtype,
@@ -261,4 +281,4 @@ def _destroy(channel: Any, _callback: Any) -> None:
 
 def channel_servers(backend: CaresBackend) -> list[str]:
     """The servers a backend's channel asks, as ``IP:PORT`` (for tests and diagnostics)."""
-    return _servers(backend._channel)
+    return _servers(backend._open())

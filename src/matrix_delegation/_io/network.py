@@ -80,10 +80,16 @@ class Network:
         await self.close()
 
     async def close(self) -> None:
-        """Close the HTTP session; a later request opens a new one."""
+        """Close the HTTP session and the DNS client's sockets; later requests open new ones.
+
+        A DNS backend passed in through the config belongs to the caller and stays open.
+        """
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
+        close_dns = getattr(self.dns, "close", None)
+        if self.config.dns is None and close_dns is not None:
+            close_dns()
 
     def session(self) -> aiohttp.ClientSession:
         """The HTTP session: our DNS, the IP policy at every socket, ``--connect-to``, our TLS."""
