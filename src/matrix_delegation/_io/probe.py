@@ -22,7 +22,8 @@ import httptools
 from .._core.ipfilter import IpPolicy
 from .certs import CertificateInfo, describe_certificate
 from .connect import open_checked_connection
-from .http import tls_reason
+from .https import tls_reason
+from .wire import HeadTooLarge, ResponseTooLarge, read_response, request_bytes
 
 __all__ = [
     "BODY_EXCERPT",
@@ -84,10 +85,6 @@ class EndpointProbe:
     version: HttpResult | None
     keys: HttpResult | None
     well_known: HttpResult | None = None  # only when asked for (the default-port route)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 async def probe_endpoint(
@@ -288,18 +285,19 @@ async def _get(
     reader, writer = streams
     try:
         async with asyncio.timeout(timeout):
-            writer.write(_request(path, host))
-            status, body, keep = await _read_response(reader)
-    except _TooLarge:
+            writer.write(request_bytes(path, host, _HEADERS))
+            response = await read_response(reader, max_body=MAX_RESPONSE)
+    except (ResponseTooLarge, HeadTooLarge):
         await _close(writer)
         return HttpResult(None, b"", f"response larger than {MAX_RESPONSE} bytes"), None
     except (OSError, TimeoutError, httptools.HttpParserError) as exc:
         await _close(writer)
         return HttpResult(None, b"", _reason(exc, timeout)), None
-    if not keep:
+    result = HttpResult(response.status, response.body)
+    if not response.keep_alive:
         await _close(writer)
-        return HttpResult(status, body), None
-    return HttpResult(status, body), streams
+        return result, None
+    return result, streams
 
 
 async def _reconnect(
@@ -315,58 +313,7 @@ async def _reconnect(
     return reader, writer
 
 
-def _request(path: str, host: str) -> bytes:
-    lines = (
-        f"GET {path} HTTP/1.1",
-        f"Host: {host}",
-        "Accept: application/json",
-        "User-Agent: matrix-delegation-checker",
-    )
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-
-class _Response:
-    """httptools callbacks collecting one response, capped in size."""
-
-    def __init__(self) -> None:
-        self.body = bytearray()
-        self.done = False
-        self.keep_alive = False
-        self.parser: httptools.HttpResponseParser | None = None
-
-    def on_body(self, chunk: bytes) -> None:
-        self.body += chunk
-        if len(self.body) > MAX_RESPONSE:
-            raise _TooLarge
-
-    def on_message_complete(self) -> None:
-        self.done = True
-        # Asked here: once the message is complete the parser resets, and
-        # afterwards it always answers "close" (a second TLS handshake per probe).
-        assert self.parser is not None
-        self.keep_alive = self.parser.should_keep_alive()
-
-
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
-    collected = _Response()
-    parser = collected.parser = httptools.HttpResponseParser(collected)
-    received = 0
-    while not collected.done:
-        chunk = await reader.read(65536)
-        received += len(chunk)
-        if received > MAX_RESPONSE + 65536:
-            raise _TooLarge
-        try:
-            parser.feed_data(chunk) if chunk else parser.feed_data(b"")
-        except httptools.HttpParserCallbackError as error:
-            if isinstance(error.__context__, _TooLarge):
-                raise _TooLarge from None
-            raise
-        if not chunk:
-            break
-    if not collected.done:
-        raise OSError("the connection closed before the response was complete")
-    return parser.get_status_code(), bytes(collected.body), collected.keep_alive
+_HEADERS = {"Accept": "application/json", "User-Agent": "matrix-delegation-checker"}
 
 
 def _connect_error(exc: BaseException, timeout: float) -> str:
