@@ -20,6 +20,7 @@ JSON_KEYS = {
     "problems",
     "fallback",
     "well_known_by_address",
+    "connections",
 }
 
 

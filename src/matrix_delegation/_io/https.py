@@ -28,7 +28,7 @@ from .connect import (
     connect_checked,
     find_destination,
 )
-from .scope import ConnectionScope, Kept
+from .scope import Answer, ConnectionScope, Kept
 from .wire import ClosedEarly, HeadTooLarge, Response, ResponseTooLarge, read_response
 from .wire import request_bytes as request_bytes
 
@@ -204,13 +204,13 @@ async def exchange(
     kept = await scope.take(target.key, wait)
     if kept is not None:
         try:
-            return await _request(scope, kept, request, max_body, refuse)
+            return await _request(scope, kept, request, max_body, refuse, target)
         except _Stale:
             pass
     kept = await _open(edge, target)
     scope.started(kept)
     try:
-        return await _request(scope, kept, request, max_body, refuse)
+        return await _request(scope, kept, request, max_body, refuse, target)
     except _Stale:
         raise Failed("the server closed the connection without answering") from None
 
@@ -225,15 +225,20 @@ async def _request(
     request: bytes,
     max_body: int,
     refuse: Callable[[int], bool],
+    target: Target,
 ) -> Response:
     reusable = False
     try:
         kept.writer.write(request)
         response = await _read(kept, max_body, refuse)
         reusable = response.keep_alive
-        return response
     finally:
         scope.done(kept, reusable)
+    peer = kept.writer.get_extra_info("peername")
+    if peer:
+        answer = Answer(str(peer[0]), response.status, response.body)
+        scope.answers[(target.key, target.path)] = answer
+    return response
 
 
 async def _read(kept: Kept, max_body: int, refuse: Callable[[int], bool]) -> Response:

@@ -10,6 +10,7 @@ DNS query, ``.well-known`` fetch, client-file fetch and endpoint probe.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from types import TracebackType
 
 from .._core.ipfilter import IpPolicy
@@ -24,6 +25,7 @@ from .dns import DnsBackend
 from .dns_choice import make_dns_backend
 from .http import Fetched, HttpFetch, http_get, read_well_known
 from .https import Edge
+from .scope import ConnectionScope, connection_scope
 from .probe import EndpointProbe, HttpResult, fetch_path, probe_endpoint
 from .tls import client_context
 
@@ -79,6 +81,11 @@ class Network:
         if self._edge is None:
             self._edge = Edge(self.addresses, self.policy, self.ssl_context)
         return self._edge
+
+    def scope(self) -> AbstractContextManager[ConnectionScope]:
+        """Run one unit of work (a check) inside: its connections counted, kept alive
+        between its GETs (same scheme, host and port only) and all closed at the end."""
+        return connection_scope()
 
     # --- DNS ------------------------------------------------------------------------------
 

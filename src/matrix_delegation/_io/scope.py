@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "MAX_IDLE",
     "MAX_REQUESTS",
+    "Answer",
     "ConnectionScope",
     "Kept",
     "connection_scope",
@@ -67,11 +68,22 @@ class Kept:
             self.reaper = None
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A response a GET of the scope received, and from which address."""
+
+    ip: str
+    status: int
+    body: bytes
+
+
 class ConnectionScope:
-    """The connections of one unit of work: how many were opened, and the idle ones."""
+    """The connections of one unit of work: how many were opened, the idle ones, the answers."""
 
     def __init__(self) -> None:
         self.opened = 0
+        #: What each (scheme, host, port) answered for a path: asked again, it is not fetched.
+        self.answers: dict[tuple[Key, str], Answer] = {}
         self._idle: dict[Key, Kept] = {}
         self._in_use: dict[Key, int] = {}
         self._returned: dict[Key, asyncio.Event] = {}

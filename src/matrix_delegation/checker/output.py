@@ -30,6 +30,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "well_known_by_address": [
             {"ip": ip, "outcome": outcome} for ip, outcome in report.well_known_by_address
         ],
+        "connections": report.connections,
     }  # fmt: skip
 
 

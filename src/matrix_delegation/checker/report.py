@@ -55,6 +55,8 @@ class Report:
     problems: tuple[Problem, ...]
     fallback: Fallback | None = None
     well_known_by_address: tuple[tuple[str, str], ...] = ()
+    #: The TCP connections the check opened (DNS aside).
+    connections: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,7 @@ class Facts:
         well_known_by_address: Each compared address and what its ``.well-known`` answered.
         client: The client discovery file's report.
         support: The support file's report.
+        connections: The TCP connections the check opened (DNS aside).
     """
 
     server_name: str
@@ -98,3 +101,4 @@ class Facts:
     well_known_by_address: tuple[tuple[str, str], ...] = ()
     client: ClientReport | None = None
     support: SupportReport | None = None
+    connections: int = 0
