@@ -25,8 +25,8 @@ from .dns import DnsBackend
 from .dns_choice import make_dns_backend
 from .http import Fetched, HttpFetch, http_get, read_well_known
 from .https import Edge
-from .scope import ConnectionScope, connection_scope
 from .probe import EndpointProbe, HttpResult, fetch_path, probe_endpoint
+from .scope import ConnectionScope, connection_scope
 from .tls import client_context
 
 __all__ = ["DEFAULT_TIMEOUT", "Network", "NetworkConfig"]

@@ -33,8 +33,9 @@ __all__ = [
 
 #: Requests on one kept-alive connection (the three ``.well-known`` files and a few more).
 MAX_REQUESTS = 8
-#: Seconds an idle connection is kept for the next GET of the same scope.
-MAX_IDLE = 1.0
+#: Seconds an idle connection is kept for the next GET of the same scope (discovery's
+#: DNS lookups come between the server file and the client file: seconds under load).
+MAX_IDLE = 10.0
 
 Key = tuple[str, str, int]  # scheme, host as in the URL, port
 
@@ -142,6 +143,12 @@ class ConnectionScope:
         if self._idle.get(kept.key) is kept:
             del self._idle[kept.key]
         kept.abort()
+
+    def drop_idle(self) -> None:
+        """Drop every idle connection now (no more GETs are coming for them)."""
+        for kept in self._idle.values():
+            kept.abort()
+        self._idle.clear()
 
     def close(self) -> None:
         """Drop every idle connection; those in use are dropped when their request ends."""

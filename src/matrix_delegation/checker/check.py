@@ -25,7 +25,7 @@ from .._io.network import Network
 from .._io.probe import HttpResult
 from .._io.scope import ConnectionScope
 from ..resolver import Resolver
-from .client import check_client, check_support
+from .client import ClientReport, SupportReport, check_client, check_support
 from .endpoint_rules import judge_endpoint
 from .judge import judge
 from .report import EndpointReport, Facts, Fallback, FallbackFacts, Report
@@ -78,10 +78,7 @@ async def _gather(
     scope: ConnectionScope,
 ) -> Facts:
     resolution = await resolver.resolution(server_name)
-    client_side = asyncio.gather(
-        check_client(resolver.network, host, timeout=timeout),
-        check_support(resolver.network, host, timeout=timeout),
-    )
+    client_side = asyncio.ensure_future(_client_side(resolver, host, timeout, scope))
     check = _Check(resolver, timeout, asyncio.Semaphore(MAX_CONNECTIONS), scope)
     try:
         endpoints = await _probe_all(check, resolution, clock())
@@ -101,6 +98,18 @@ async def _gather(
         client=client,
         support=support,
     )
+
+
+async def _client_side(
+    resolver: Resolver, host: str, timeout: float, scope: ConnectionScope
+) -> tuple[ClientReport, SupportReport]:
+    """The client and support files; then their kept-alive connection is let go at once."""
+    client, support = await asyncio.gather(
+        check_client(resolver.network, host, timeout=timeout),
+        check_support(resolver.network, host, timeout=timeout),
+    )
+    scope.drop_idle()  # the probes go on: hold no more sockets than they need
+    return client, support
 
 
 @dataclass(frozen=True, slots=True)
