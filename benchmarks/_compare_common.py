@@ -8,18 +8,48 @@ object on stdout; start-up (imports, building the resolver) is not in the timing
 from __future__ import annotations
 
 import json
+import os
 import resource
 import statistics
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
-__all__ = ["emit", "emitted", "load", "peak_rss_mib", "right", "summary"]
+__all__ = [
+    "cpu_seconds", "emit", "emitted", "load", "peak_rss_mib", "right", "servers_cpu", "summary",
+]  # fmt: skip
 
 
 def peak_rss_mib() -> float:
     """This process's peak resident memory so far, in MiB."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time of the processes so far (those gone count 0)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def servers_cpu(setup: Mapping[str, Any], since: float, wall: float) -> dict[str, Any]:
+    """How much of the machine the run's own servers took over ``wall`` seconds.
+
+    ``since`` is their CPU time (``cpu_seconds(setup["server_pids"])``) when the run
+    began; the share is of the wall time times the cores this process may use.
+    """
+    spent = cpu_seconds(setup["server_pids"]) - since
+    machine = wall * len(os.sched_getaffinity(0))
+    return {
+        "servers_cpu_s": round(spent, 2),
+        "servers_share": round(spent / machine, 3) if machine > 0 else None,
+    }
 
 
 def summary(count: int, wall: float, latencies: list[float]) -> dict[str, float]:

@@ -27,7 +27,7 @@ import sys
 import time
 from typing import Any
 
-from _compare_common import emit, load, peak_rss_mib, right, summary
+from _compare_common import cpu_seconds, emit, load, peak_rss_mib, right, servers_cpu, summary
 from twisted.internet import defer, epollreactor
 
 # What Synapse runs on under Linux; installed before anything imports the reactor.
@@ -74,8 +74,10 @@ async def measure(
     """Cold, warm and cache-only figures of one fresh Synapse resolver."""
     count = len(expected)
     driver = Driver(setup["target"], server_name="bench.local")
+    servers = cpu_seconds(setup["server_pids"])
     wall, latencies, good = await fan_out(driver, expected, concurrency)
     cold = summary(count, wall, latencies) | {"right": good, "peak_rss_mib": peak_rss_mib()}
+    cold |= servers_cpu(setup, servers, wall)
     wall, latencies, good = await fan_out(driver, expected, concurrency)
     warm = {"lookups_per_s": round(count / wall), "right": good, "rounds": 1}
     rounds = max(1, 20_000 // count)

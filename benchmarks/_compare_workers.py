@@ -27,7 +27,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from _compare_common import emitted, load, peak_rss_mib, right, summary
+from _compare_common import cpu_seconds, emitted, load, peak_rss_mib, right, servers_cpu, summary
 
 WARM_LOOKUPS = 200_000
 
@@ -44,8 +44,10 @@ def ours(setup: dict[str, Any], expected: dict[str, str], concurrency: int) -> d
     async def measure() -> dict[str, Any]:
         driver = Driver(setup["target"], skewed=False)
         try:
+            servers = cpu_seconds(setup["server_pids"])
             wall, latencies = await _fan_out(driver.resolver, batch, concurrency)
             cold = summary(len(batch), wall, latencies) | {"peak_rss_mib": peak_rss_mib()}
+            cold |= servers_cpu(setup, servers, wall)
             outcomes = [await driver.resolve(server_name) for server_name in batch]
             cold["right"] = sum(map(right, outcomes, (expected[n] for n in batch)))
             rounds = max(1, WARM_LOOKUPS // len(batch))
@@ -91,11 +93,12 @@ def resolvematrix(
         return right(outcome, expected[server_name])
 
     batch = list(expected)
-    started = time.perf_counter()
+    servers, started = cpu_seconds(setup["server_pids"]), time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         count = sum(pool.map(one, batch))
     wall = time.perf_counter() - started
     cold = summary(len(batch), wall, latencies) | {"right": count, "peak_rss_mib": peak_rss_mib()}
+    cold |= servers_cpu(setup, servers, wall)
     rounds = max(1, WARM_LOOKUPS // len(batch))
     started = time.perf_counter()
     for _ in range(rounds):

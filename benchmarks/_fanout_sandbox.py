@@ -84,6 +84,7 @@ def sandbox(count: int, work: Path) -> Iterator[dict[str, Any]]:
             raise RuntimeError(f"the sandbox did not start within {SETUP_TIMEOUT:.0f} s")
         setup: dict[str, Any] = ours.recv()
         setup["sandbox_pid"] = child.pid
+        setup["server_pids"] = [child.pid]  # whose CPU the run's servers take
         yield setup
     finally:
         with contextlib.suppress(OSError):

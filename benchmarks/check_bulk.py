@@ -7,7 +7,13 @@ real command line in another process, 200 checks at once; this script reads
 its JSON Lines as they arrive and measures wall time and the checker's peak
 RSS. A benchmark, not a test: it asserts nothing and prints the figures.
 
+In the same run: the machine's limit (``_machine_limit``: fresh TLS handshakes plus one
+GET against nginx with the sandbox's certificate, one client process and one per core,
+the higher), each rate as a ratio to it; the TCP connections the sandbox accepted per
+check; and the sandbox's CPU as a share of the machine (wall time times cores).
+
     python benchmarks/check_bulk.py [--names 2000] [--concurrency 200] [--compare-sizes]
+    python benchmarks/check_bulk.py --smoke --json    # tiny sizes, quick (CI)
 """
 
 from __future__ import annotations
@@ -18,7 +24,6 @@ import contextlib
 import json
 import multiprocessing
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -26,13 +31,18 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import signedjson.key
+from _compare_common import cpu_seconds, servers_cpu
+from _machine_limit import cores, limit_ratio, machine_limit
+from aiohttp import web_server
 
 from matrix_delegation import __version__
+from matrix_delegation.checker.agents_model import EXTRA_REQUESTS
 from matrix_delegation.cli.common import run
 from matrix_delegation.sandbox import Reply, WebHost
 from matrix_delegation.sandbox.homeserver import KEYS_PATH, VERSION_PATH, key_response
@@ -41,6 +51,9 @@ from matrix_delegation.sandbox.world import Sandbox
 DOMAIN = "bulk.test"
 SIZES = (2000, 20_000)  # --compare-sizes
 SECONDS_PER_NAME_LIMIT = 0.05  # a run taking 20 times the target is stopped (no hang)
+LIMIT_HANDSHAKES = 2000  # per client set-up of the machine-limit measurement
+LIMIT_CONCURRENCY = 50  # handshakes at a time per client process, as compare.py's
+SMOKE = {"names": 40, "concurrency": 10, "handshakes": 40}
 
 
 def name(index: int) -> str:
@@ -50,7 +63,26 @@ def name(index: int) -> str:
 # --- the sandbox, in a child process ---------------------------------------------------
 
 
-async def _serve(count: int, pipe: Connection) -> None:
+def _count_accepts() -> list[int]:
+    """Count every TCP connection the sandbox's web hosts accept, in this process.
+
+    The sandbox's WebHost keeps no such count; aiohttp's server is told of each accepted
+    connection (``Server.connection_made``), so this process (the benchmark's own
+    sandbox child) wraps that to count.
+    """
+    accepted = [0]
+    made = web_server.Server.connection_made
+
+    def counted(self: web_server.Server, handler: Any, transport: Any) -> None:
+        accepted[0] += 1
+        made(self, handler, transport)
+
+    web_server.Server.connection_made = counted  # type: ignore[method-assign]
+    return accepted
+
+
+async def _serve(count: int, work: str, pipe: Connection) -> None:
+    accepted = _count_accepts()
     async with Sandbox() as sandbox:
         context = sandbox.ca.server_context(f"*.{DOMAIN}")
         federation = await _federation_host(sandbox, context)
@@ -61,11 +93,14 @@ async def _serve(count: int, pipe: Connection) -> None:
                 {
                     "dns_server": sandbox.dns.nameserver,
                     "connect_to": connect_to,
-                    "ca_pem": sandbox.ca.ca_pem.decode(),
-                    "pid": os.getpid(),
+                    "ca_file": str(sandbox.ca.write_ca_pem(Path(work) / "ca.pem")),
+                    "files": sandbox.ca.issue_files(f"*.{DOMAIN}", work),  # for nginx
+                    "server_pids": [os.getpid()],
                 }
             )
-            await asyncio.get_running_loop().run_in_executor(None, pipe.recv)  # "stop"
+            loop = asyncio.get_running_loop()
+            while await loop.run_in_executor(None, pipe.recv) == "accepted":  # until "stop"
+                pipe.send(accepted[0])
         finally:
             await web.stop()
             await federation.stop()
@@ -103,8 +138,8 @@ def _publish(sandbox: Sandbox, federation: WebHost, ip: str, count: int) -> None
         federation.set(name(index), KEYS_PATH, Reply.json(key_response(name(index), key)))
 
 
-def _sandbox_process(count: int, pipe: Connection) -> None:
-    run(_serve(count, pipe))
+def _sandbox_process(count: int, work: str, pipe: Connection) -> None:
+    run(_serve(count, work, pipe))
 
 
 # --- the checker, as a subprocess --------------------------------------------------------
@@ -118,11 +153,6 @@ def _command(setup: dict[str, Any], names_file: str, ca_file: str, concurrency: 
     for rule in setup["connect_to"]:
         command += ["--connect-to", rule]
     return command
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _watch(process: subprocess.Popen[str], deadline: float, samples: list[int]) -> None:
@@ -205,13 +235,17 @@ def _run_checker(
 
 
 def measure(
-    setup: dict[str, Any], ca_file: str, count: int, concurrency: int, profile: str | None = None
+    setup: dict[str, Any],
+    accepted: Callable[[], int],
+    count: int,
+    concurrency: int,
+    profile: str | None = None,
 ) -> dict[str, object]:
     """One run of ``check --from-file`` over the first ``count`` names."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as names:
         names.writelines(f"{name(i)}\n" for i in range(count))
-    command = _command(setup, names.name, ca_file, concurrency)
-    sandbox_cpu = _cpu_seconds(setup["pid"])
+    command = _command(setup, names.name, setup["ca_file"], concurrency)
+    sandbox_cpu, connections = cpu_seconds(setup["server_pids"]), accepted()
     try:
         with tempfile.TemporaryFile("w+") as stderr:
             figures = _run_checker(command, count, profile, stderr)
@@ -219,37 +253,61 @@ def measure(
             summary = stderr.read().strip().splitlines()
     finally:
         os.unlink(names.name)
-    sandbox_ms = 1000 * (_cpu_seconds(setup["pid"]) - sandbox_cpu) / count
+    connections = accepted() - connections
+    sandbox = servers_cpu(setup, sandbox_cpu, float(figures["wall_s"]))
     return {
         "names": count,
         "concurrency": concurrency,
         **figures,
-        "sandbox_cpu_ms_per_check": round(sandbox_ms, 2),
+        "sandbox_cpu_ms_per_check": round(1000 * sandbox["servers_cpu_s"] / count, 2),
+        "sandbox_share_of_machine": sandbox["servers_share"],
+        "connections_per_check": round(connections / count, 2),  # accepted by the sandbox
         "summary": summary[0] if summary else "",
     }
 
 
-def machine() -> str:
-    python = platform.python_version()
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {python}, {platform.platform()}"
+def machine() -> dict[str, Any]:
+    """nproc, CPU model, Python, OpenSSL, nginx (serve.py's list) and the load now."""
+    from serve import machine as serve_machine
+
+    found = serve_machine()
+    found["nproc"] = cores()
+    found["load_average"] = round(os.getloadavg()[0], 2)
+    return found
 
 
-def _runs(sizes: list[int], concurrency: int, profile: str | None) -> list[dict[str, object]]:
-    ours, theirs = multiprocessing.Pipe()
-    child = multiprocessing.Process(target=_sandbox_process, args=(max(sizes), theirs))
-    child.daemon = True
-    child.start()
+def _started(child: multiprocessing.Process, ours: Connection) -> dict[str, Any]:
+    for _ in range(300):  # the sandbox signs a key response per name: a few seconds
+        if ours.poll(1) or not child.is_alive():
+            break
+    if not ours.poll(0):
+        raise RuntimeError("the sandbox did not start (see above)")
+    setup: dict[str, Any] = ours.recv()
+    return setup
+
+
+def _runs(
+    sizes: list[int], concurrency: int, profile: str | None, handshakes: int
+) -> dict[str, Any]:
+    """Every size's run, then the machine's limit with the sandbox's certificate."""
     workdir = tempfile.mkdtemp(prefix="matrix-delegation-bulk-")
+    os.chmod(workdir, 0o755)  # nginx's worker may run as nobody
+    ours, theirs = multiprocessing.Pipe()
+    child = multiprocessing.Process(
+        target=_sandbox_process, args=(max(sizes), workdir, theirs), daemon=True
+    )
+    child.start()
+
+    def accepted() -> int:
+        ours.send("accepted")
+        return int(ours.recv())
+
     try:
-        for _ in range(300):  # the sandbox signs a key response per name: a few seconds
-            if ours.poll(1) or not child.is_alive():
-                break
-        if not ours.poll(0):
-            raise RuntimeError("the sandbox did not start (see above)")
-        setup = ours.recv()
-        ca_file = os.path.join(workdir, "ca.pem")
-        Path(ca_file).write_text(setup["ca_pem"])
-        return [measure(setup, ca_file, size, concurrency, profile) for size in sizes]
+        setup = _started(child, ours)
+        runs = [measure(setup, accepted, size, concurrency, profile) for size in sizes]
+        setup["names"] = [name(i) for i in range(min(max(sizes), 1000))]
+        limit = machine_limit(Path(workdir), setup, handshakes, LIMIT_CONCURRENCY)
+        return {"runs": runs, "limit": limit}
     finally:
         with contextlib.suppress(OSError):
             ours.send("stop")
@@ -260,37 +318,61 @@ def _runs(sizes: list[int], concurrency: int, profile: str | None) -> list[dict[
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--names", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=200)
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--names", type=int, help="names to check (2000; --smoke: 40)")
+    parser.add_argument("--concurrency", type=int, help="checks at a time (200; --smoke: 10)")
     parser.add_argument("--compare-sizes", action="store_true", help=f"run {SIZES} names")
     parser.add_argument(
         "--sizes", type=lambda t: [int(n) for n in t.split(",")], help="with --compare-sizes"
     )
+    parser.add_argument(
+        "--limit-handshakes", type=int, help=f"per limit run ({LIMIT_HANDSHAKES}; --smoke: 40)"
+    )
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, quick: proves it works")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--py-spy", metavar="OUT", help="profile the checker into OUT (raw)")
-    args = parser.parse_args(argv)
-    sizes = (args.sizes or list(SIZES)) if args.compare_sizes else [args.names]
-    figures: dict[str, Any] = {"runs": _runs(sizes, args.concurrency, args.py_spy)}
-    if args.compare_sizes:
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    defaults = SMOKE if args.smoke else {"names": 2000, "concurrency": 200}
+    count = args.names or defaults["names"]
+    handshakes = args.limit_handshakes or (SMOKE["handshakes"] if args.smoke else LIMIT_HANDSHAKES)
+    sizes = (args.sizes or list(SIZES)) if args.compare_sizes else [count]
+    load = os.getloadavg()[0]
+    concurrency = args.concurrency or defaults["concurrency"]
+    figures: dict[str, Any] = _runs(sizes, concurrency, args.py_spy, handshakes)
+    for run_figures in figures["runs"]:
+        rate = float(run_figures["checks_per_s"])
+        run_figures["checks_per_s_over_limit"] = limit_ratio(rate, figures["limit"])
+    if len(sizes) > 1:
         first, last = figures["runs"][0], figures["runs"][-1]
         figures["peak_rss_ratio"] = round(last["peak_rss_mib"] / first["peak_rss_mib"], 3)
+    figures["load_average"] = [round(load, 2), round(os.getloadavg()[0], 2)]
     figures["machine"] = machine()
     figures["version"] = __version__
+    # The User-Agent fetches of each check (checker/agents_model.py), part of these runs.
+    figures["agent_requests_per_check"] = EXTRA_REQUESTS
     figures["self_peak_rss_mib"] = round(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
     )
-    if args.json:
-        print(json.dumps(figures, indent=2))
-        return 0
-    for run_figures in figures.pop("runs"):
-        for key, value in run_figures.items():
-            print(f"{key:>26}  {value}")
-        print()
-    for key, value in figures.items():
-        print(f"{key:>26}  {value}")
+    print(json.dumps(figures, indent=2) if args.json else _table(figures))
     return 0
+
+
+def _table(figures: dict[str, Any]) -> str:
+    from _compare_report import limit_lines
+
+    lines = []
+    for run_figures in figures["runs"]:
+        lines += [f"{key:>26}  {value}" for key, value in run_figures.items()]
+        lines.append("")
+    lines += [*limit_lines(figures["limit"]), ""]
+    rest = {key: value for key, value in figures.items() if key not in ("runs", "limit")}
+    lines += [f"{key:>26}  {value}" for key, value in rest.items()]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 A benchmark, not a test: it asserts nothing and prints the figures.
 
     python benchmarks/compare.py [--names 2000] [--concurrency 50] [--json] [--write-docs]
+    python benchmarks/compare.py --servers nginx-dnsmasq   # the names served by C servers
     python benchmarks/compare.py --smoke --json      # tiny sizes, quick (CI)
 
 One process tree on loopback. The sandbox (``_fanout_sandbox``: the scenario catalog's
@@ -32,11 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from _compare_report import docs_section, ratios, table, targets, write_docs
-from _compare_tls import nginx
+from _fanout_native import native
 from _fanout_sandbox import sandbox
+from _machine_limit import machine_limit
 
 HERE = Path(__file__).resolve().parent
 STOP_TIMEOUT = 10.0
+SERVERS = {"python": sandbox, "nginx-dnsmasq": native}  # --servers: who serves the names
 
 
 def worker(command: list[str], timeout: float) -> dict[str, Any]:
@@ -114,22 +117,6 @@ def resolvers(setup: dict[str, Any], work: Path, concurrency: int) -> dict[str, 
     return found
 
 
-def tls_limit(setup: dict[str, Any], work: Path, concurrency: int, count: int) -> dict[str, Any]:
-    """Fresh handshakes + one GET per second, against the sandbox host and nginx."""
-    args = [str(work / "setup.json"), str(concurrency)]
-    found: dict[str, Any] = {}
-    print("  running: TLS handshakes", file=sys.stderr)
-    host = [setup["https_host"], str(setup["https_port"]), str(count)]
-    found["sandbox"] = worker([sys.executable, "_compare_tls.py", *args, *host], 300)
-    try:
-        with nginx(work / "nginx", setup) as (address, port):
-            target = [address, str(port), str(count)]
-            found["nginx"] = worker([sys.executable, "_compare_tls.py", *args, *target], 300)
-    except RuntimeError as exc:
-        found["nginx"] = {"error": str(exc)}
-    return found
-
-
 def serving(smoke: bool) -> dict[str, Any]:
     """serve.py's own figures and ratios, from its --json (not re-implemented here)."""
     if shutil.which("wrk") is None:
@@ -146,19 +133,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, quick: proves it works")
     parser.add_argument(
+        "--servers",
+        choices=SERVERS,
+        default="python",
+        help="who serves the names: the Python sandbox, or nginx and dnsmasq",
+    )
+    parser.add_argument(
         "--write-docs", action="store_true", help="rewrite the section in docs/benchmarks.md"
     )
     args = parser.parse_args(argv)
     count = args.names or (40 if args.smoke else 2000)
     concurrency = args.concurrency or (5 if args.smoke else 50)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    if args.servers == "nginx-dnsmasq" and shutil.which("dnsmasq") is None:
+        print(
+            "dnsmasq is not installed (Debian: apt-get install -y dnsmasq): skipped",
+            file=sys.stderr,
+        )
+        return 2
     started, load = time.monotonic(), os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="md-compare-") as directory:
         work = Path(directory)
         os.chmod(work, 0o755)  # nginx's worker may run as nobody
-        with sandbox(count, work) as setup:
+        with SERVERS[args.servers](count, work) as setup:
             found = resolvers(setup, work, concurrency)
-            found["tls"] = tls_limit(setup, work, concurrency, 2 * count)
+            found["tls"] = machine_limit(work, setup, 2 * count, concurrency)
     found["serve"] = serving(args.smoke)
     command = ["python", "benchmarks/compare.py", *(sys.argv[1:] if argv is None else argv)]
     report = {
@@ -166,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "names": count,
         "concurrency": concurrency,
+        "servers": args.servers,
         "seconds": round(time.monotonic() - started),
         "load_average": [load, os.getloadavg()[0]],  # 1-minute, at start and end
         **found,

@@ -43,12 +43,13 @@ def _serve(options: dict[str, Any], port: int, names: int) -> None:
     """The child: the web app with a cache that keeps every report, until killed."""
     import ssl
 
+    from matrix_delegation import ResolverConfig
     from matrix_delegation.web.app import WebSettings, create_app
 
     ca_file = options.pop("ca_file")
     options["ssl_context"] = ssl.create_default_context(cafile=ca_file)
     settings = WebSettings(
-        resolver_options=options,
+        resolver_options=ResolverConfig(**options),
         check_timeout=10.0,
         deadline=60.0,
         rate_per_minute=1e9,

@@ -16,37 +16,47 @@ code that must obey the same rules::
     config = ResolverConfig(nameservers=("192.0.2.53",), timeout=5.0)
     async with Resolver.from_config(config) as resolver:
         ...
+
+The public names are imported on first use (PEP 562), so that importing the
+package, or running ``matrix-delegation --help``, does not pay for aiohttp and
+the DNS libraries that only the resolver needs (docs/benchmarks.md, "Start-up").
 """
 
-from ._core.ipfilter import DEFAULT_IP_BLOCKLIST, IpPolicy
-from ._core.model import (
-    Endpoint,
-    Failure,
-    FailureCode,
-    HostAddresses,
-    Resolution,
-    Route,
-    SrvLookup,
-    SrvRecord,
-    TraceEntry,
-    WellKnownResult,
-)
-from ._core.names import ServerName, is_valid_server_name
-from ._core.overrides import ConnectTo
-from ._core.srv import order_srv
-from ._exceptions import (
-    BlockedAddress,
-    ConfigurationError,
-    DelegationError,
-    DiscoveryError,
-    DnsLookupError,
-    InvalidServerName,
-    NoAddress,
-    ServiceUnavailable,
-)
-from ._io.network import Network, NetworkConfig
+# Helpers under private names: every public name here is in __all__.
+import importlib as _importlib
+import typing as _typing
+
 from ._version import __version__
-from .resolver import Resolver, ResolverConfig, resolve_server_name
+
+if _typing.TYPE_CHECKING:  # the same names, for type checkers and IDEs
+    from ._core.ipfilter import DEFAULT_IP_BLOCKLIST, IpPolicy
+    from ._core.model import (
+        Endpoint,
+        Failure,
+        FailureCode,
+        HostAddresses,
+        Resolution,
+        Route,
+        SrvLookup,
+        SrvRecord,
+        TraceEntry,
+        WellKnownResult,
+    )
+    from ._core.names import ServerName, is_valid_server_name
+    from ._core.overrides import ConnectTo
+    from ._core.srv import order_srv
+    from ._exceptions import (
+        BlockedAddress,
+        ConfigurationError,
+        DelegationError,
+        DiscoveryError,
+        DnsLookupError,
+        InvalidServerName,
+        NoAddress,
+        ServiceUnavailable,
+    )
+    from ._io.network import Network, NetworkConfig
+    from .resolver import Resolver, ResolverConfig, resolve_server_name
 
 __all__ = [
     "DEFAULT_IP_BLOCKLIST",
@@ -80,3 +90,55 @@ __all__ = [
     "order_srv",
     "resolve_server_name",
 ]
+
+#: Where each public name lives (a module relative to this package).
+_HOMES: dict[str, str] = {
+    **dict.fromkeys(("DEFAULT_IP_BLOCKLIST", "IpPolicy"), "._core.ipfilter"),
+    **dict.fromkeys(
+        (
+            "Endpoint",
+            "Failure",
+            "FailureCode",
+            "HostAddresses",
+            "Resolution",
+            "Route",
+            "SrvLookup",
+            "SrvRecord",
+            "TraceEntry",
+            "WellKnownResult",
+        ),
+        "._core.model",
+    ),
+    **dict.fromkeys(("ServerName", "is_valid_server_name"), "._core.names"),
+    "ConnectTo": "._core.overrides",
+    "order_srv": "._core.srv",
+    **dict.fromkeys(
+        (
+            "BlockedAddress",
+            "ConfigurationError",
+            "DelegationError",
+            "DiscoveryError",
+            "DnsLookupError",
+            "InvalidServerName",
+            "NoAddress",
+            "ServiceUnavailable",
+        ),
+        "._exceptions",
+    ),
+    **dict.fromkeys(("Network", "NetworkConfig"), "._io.network"),
+    **dict.fromkeys(("Resolver", "ResolverConfig", "resolve_server_name"), ".resolver"),
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    """Import a public name from its module on first use, then keep it here."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(home, __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -31,6 +31,8 @@ COMMANDS: dict[str, str] = {
     "web": "the checker as a web page and a JSON API (safe to put on the internet)",
     "serve": "serve /.well-known/matrix/{server,client,support} for one or many domains",
     "generate": "write web-server, DNS or Synapse configuration that publishes the same files",
+    "watch": "check names on a schedule, keep their history and notify events",
+    "history": "what `watch` recorded for a server name",
     "demo": "every route, the served files and the checker, in a built-in loopback sandbox",
 }
 

@@ -279,7 +279,9 @@ class Resolver:
         if cached is not None:
             return replace(cached[0], from_cache=True), cached[1]
         found = await self.network.dns.addresses(host)
-        answer = HostAddresses(host, found.addresses, found.aliases, found.error)
+        answer = HostAddresses(
+            host, found.addresses, found.aliases, found.error, canonical=found.canonical
+        )
         if found.error is None:
             cache.put(host, answer, now + found.ttl)
         return answer, now + found.ttl if found.error is None else now

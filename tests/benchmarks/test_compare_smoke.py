@@ -55,7 +55,18 @@ def test_ratios_and_targets(report: dict[str, object]) -> None:
 
 
 @pytest.mark.skipif(shutil.which("nginx") is None, reason="needs nginx")
-def test_tls_limit_measured(report: dict[str, object]) -> None:
+def test_machine_limit_measured_with_one_and_many_clients(report: dict[str, object]) -> None:
     tls = report["tls"]
-    assert isinstance(tls, dict)
-    assert tls["nginx"]["ok"] == 80 and tls["sandbox"]["ok"] == 80  # 2 x names, all 200
+    assert isinstance(tls, dict) and "error" not in tls, tls
+    one, many = tls["one_process"], tls["per_core"]
+    assert one["processes"] == 1 and many["processes"] == tls["cores"]
+    assert one["handshakes"] == 80  # 2 x names, every one answered 200
+    assert many["handshakes"] >= 80  # the same count, shared out (rounded up)
+    assert tls["limit_per_s"] == max(one["handshakes_per_s"], many["handshakes_per_s"])
+    assert report["ratios"]["cold ours/tls limit"] is not None
+
+
+def test_servers_share_of_the_machine_measured(report: dict[str, object]) -> None:
+    for name in ("ours", "synapse"):
+        cold = report[name]["cold"]
+        assert cold["servers_cpu_s"] >= 0 and cold["servers_share"] is not None

@@ -34,3 +34,22 @@ def test_resolve_fanout_runs() -> None:
 def test_serve_benchmark_runs() -> None:
     figures = run("serve.py", "--smoke")
     assert figures
+
+
+def test_startup_runs() -> None:
+    figures = run("startup.py", "--runs", "1", "--top", "3")
+    commands = figures["commands"]
+    assert isinstance(commands, dict) and "--help" in commands
+    assert all({"median_s", "cpu_median_s", "imports"} <= set(c) for c in commands.values())
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="needs nginx")
+def test_check_bulk_reports_its_figures_and_the_machine_limit() -> None:
+    figures = run("check_bulk.py", "--smoke")
+    (checks,) = figures["runs"]
+    assert checks["federation_ok"] == 40
+    assert checks["connections_per_check"] >= 1  # every check reaches the sandbox over TCP
+    assert checks["checks_per_s_over_limit"] is not None
+    limit = figures["limit"]
+    assert limit["one_process"]["handshakes"] == 40 and limit["limit_per_s"] > 0
+    assert {"nproc", "cpu", "python", "openssl (python)"} <= set(figures["machine"])

@@ -20,6 +20,9 @@ JSON_KEYS = {
     "problems",
     "fallback",
     "well_known_by_address",
+    "user_agents",
+    "propagation",
+    "families",
     "connections",
 }
 

@@ -36,6 +36,7 @@ from matrix_delegation._core.model import (
 from matrix_delegation._core.plan import MAX_ADDRESSES_PER_HOST
 from matrix_delegation._io.certs import CertificateInfo
 from matrix_delegation._io.probe import EndpointProbe, HttpResult, TlsInfo
+from matrix_delegation.checker.agents_model import AGENTS, AgentFacts, Fetches, Seen
 from matrix_delegation.checker.client import (
     Fetched,
     Hop,
@@ -286,6 +287,54 @@ FACTS |= {
 }
 
 
+# --- how real peers reach it: agents and address families ------------------------------
+
+WK_URL = f"https://{NAME}/.well-known/matrix/server"
+SERVED = Seen(200, "m.server hs.example.test:443")
+
+
+def agents(*theirs: Seen, ours: Seen = SERVED) -> Facts:
+    """Our answer and each agent's, in the order of AGENTS (the rest served like ours)."""
+    answers = (*theirs, *(SERVED,) * (len(AGENTS) - len(theirs)))
+    return facts(agents=AgentFacts(Fetches(WK_URL, ours, answers)))
+
+
+V6 = "2001:db8::1"
+
+FACTS |= {
+    "user-agent-blocked": lambda: agents(SERVED, Seen(403, "invalid (not-json)")),
+    "cdn-challenge": lambda: agents(
+        ours=Seen(403, "x", "a bot challenge (cf-mitigated: challenge)")
+    ),
+    "ipv4-unreachable": lambda: facts(
+        resolution=resolution(endpoints=(Endpoint(NAME, IP, 8448), Endpoint(NAME, V6, 8448))),
+        endpoints=(endpoint(tls=None, error="refused"), endpoint(ip=V6)),
+    ),
+    "ipv6-unreachable": lambda: facts(
+        resolution=resolution(endpoints=(Endpoint(NAME, IP, 8448), Endpoint(NAME, V6, 8448))),
+        endpoints=(endpoint(), endpoint(ip=V6, tls=None, error="refused")),
+    ),
+}
+
+
+def test_agents_served_alike_are_no_problem() -> None:
+    assert codes(agents()) == []
+    missing = Seen(404, "invalid (status)")
+    assert codes(agents(*(missing,) * 5, ours=missing)) == []
+
+
+def test_an_agent_refused_where_nobody_is_served_is_no_agent_problem() -> None:
+    refused = Seen(403, "")
+    assert codes(agents(*(refused,) * 5, ours=refused)) == []
+
+
+def test_a_challenge_to_us_hides_not_json() -> None:
+    result = WellKnownResult(NAME, 403, None, None, "HTTP 503", error_kind="server-error")
+    challenged = Seen(503, "", "an HTML page with HTTP 503 from Cloudflare")
+    found = dataclasses.replace(agents(ours=challenged), resolution=resolution(well_known=result))
+    assert "well-known-server-error" not in codes(found) and "cdn-challenge" in codes(found)
+
+
 # --- the tests ----------------------------------------------------------------------------
 
 
@@ -305,10 +354,15 @@ def test_each_code_from_facts(code: str) -> None:
     found = [p for p in report.problems if p.code == code]
     assert found, [(p.code, p.message) for p in report.problems]
     assert found[0].severity == ALL[code].severity and found[0].message
-    if code in FEDERATION and ALL[code].severity == "error" and not code.startswith("well-known-"):
+    if code in FEDERATION and ALL[code].severity == "error" and not _other_peers(code):
         assert not report.federation_ok
     if code in CLIENT:  # the client side never decides federation
         assert report.federation_ok
+
+
+def _other_peers(code: str) -> bool:
+    """Codes about what other peers (or agents) see: our own verdict may still be OK."""
+    return code.startswith("well-known-") or code in ("user-agent-blocked", "cdn-challenge")
 
 
 def test_every_code_but_the_web_deadline_has_facts() -> None:

@@ -39,6 +39,7 @@ async def homeserver(
     certificate_for: list[str] | None = None,
     keys: object = None,
     version: bool = True,
+    ipv6: bool = False,
     **cert: object,
 ) -> WebHost:
     """A stand-in homeserver on its own 127.0.0.X:8448, answering for any Host."""
@@ -46,6 +47,7 @@ async def homeserver(
         names if names is not None else [NAME],
         port=8448,
         certificate_for=certificate_for or [NAME],
+        ipv6=ipv6,
         **cert,  # type: ignore[arg-type]
     )
     if version:
@@ -249,6 +251,32 @@ def unsigned_second_key() -> dict[str, object]:
     return signedjson.sign.sign_json(document, NAME, KEY)
 
 
+def behind_a_waf(by_agent: dict[str, Reply], well_known_reply: Reply | None = None) -> Scenario:
+    """Delegated to a working homeserver; the file's reply depends on the User-Agent."""
+
+    async def scenario(sandbox: Sandbox) -> str:
+        delegation = {"m.server": "m.example.test:8448"}
+        await well_known(sandbox, well_known_reply or Reply.json(delegation, by_agent=by_agent))
+        await homeserver(sandbox, ["m.example.test"], certificate_for=["m.example.test"])
+        return NAME
+
+    return scenario
+
+
+async def only_ipv6_works(sandbox: Sandbox) -> str:
+    await homeserver(sandbox, ipv6=True)  # AAAA ::1, and a dead A record:
+    sandbox.zone.add(NAME, "A", spare_addresses(1)[0])
+    return NAME
+
+
+async def only_ipv4_works(sandbox: Sandbox) -> str:
+    await homeserver(sandbox)
+    sandbox.zone.add(NAME, "AAAA", "::1")  # nothing of this world listens on [::1]:8448
+    return NAME
+
+
+CHALLENGE = Reply(403, "<html>Just a moment...</html>", {"cf-mitigated": "challenge"})
+
 SCENARIOS: dict[str, Scenario] = {
     "dns-error": dns_error,
     "service-unavailable": service_unavailable,
@@ -291,6 +319,10 @@ SCENARIOS: dict[str, Scenario] = {
     "keys-no-ed25519": with_keys(signed(verify_keys={})),
     "keys-bad-signature": with_keys(tampered()),
     "keys-unsigned-key": with_keys(unsigned_second_key()),
+    "user-agent-blocked": behind_a_waf({"Go-http-client/": Reply(status=403)}),
+    "cdn-challenge": behind_a_waf({}, CHALLENGE),
+    "ipv4-unreachable": only_ipv6_works,
+    "ipv6-unreachable": only_ipv4_works,
 }
 
 
@@ -306,7 +338,8 @@ async def test_each_code_is_reported(sandbox: Sandbox, code: str) -> None:
     assert code in codes, [(p.code, p.message) for p in report.problems]
     found = next(p for p in report.problems if p.code == code)
     assert found.fix == CATALOG[code].fix and found.message
-    if CATALOG[code].severity == "error" and not code.startswith("well-known-"):
+    about_others = code.startswith("well-known-") or code in ("user-agent-blocked", "cdn-challenge")
+    if CATALOG[code].severity == "error" and not about_others:
         assert not report.federation_ok
 
 

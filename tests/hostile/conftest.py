@@ -9,6 +9,7 @@ import pytest
 from hostile_world import NAME, Hostile, Victim, Victims
 
 from matrix_delegation.sandbox.world import Sandbox
+from web.conftest import tester_answers as tester_answers
 from web.conftest import web_client as web_client
 
 

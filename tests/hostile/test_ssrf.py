@@ -219,7 +219,7 @@ async def test_web_report_refuses_the_redirect_inside(hostile: Hostile, victims:
     report = await web_get(hostile, "/api/report")
     assert victims.accepted == 0
     assert report["FederationOK"] is False
-    error = report["WellKnownResult"]["error"]["Error"]
+    error = report["WellKnownResult"]["result"]
     assert error == f"after a redirect to {urls['server']}: {V4}"
 
 

@@ -120,7 +120,7 @@ async def test_cname_chain_gives_aliases_and_the_smallest_ttl(
     zone.add("real.test", "AAAA", "::ffff:1.2.3.4", ttl=40)
     found = await _same(dns_server, lambda b: b.addresses("alias.test"))
     assert found == AddressRecords(
-        ("::ffff:1.2.3.4", "127.0.0.5"), ("alias.test", "alias2.test"), None, 30.0
+        ("::ffff:1.2.3.4", "127.0.0.5"), ("alias.test", "alias2.test"), None, 30.0, "real.test"
     )
 
 
@@ -132,7 +132,7 @@ async def test_cname_to_nodata_keeps_aliases_but_nxdomain_does_not(
     zone.add("real.test", "TXT", '"only text"')
     zone.add("to-nowhere.test", "CNAME", "missing.test.", ttl=20)
     nodata = await _same(dns_server, lambda b: b.addresses("to-nodata.test"))
-    assert nodata == AddressRecords((), ("to-nodata.test",), None, 20.0)
+    assert nodata == AddressRecords((), ("to-nodata.test",), None, 20.0, "real.test")
     nxdomain = await _same(dns_server, lambda b: b.addresses("to-nowhere.test"))
     assert nxdomain == AddressRecords((), (), None, 20.0)
 
@@ -195,8 +195,8 @@ def test_backend_choice(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_dns_backend_option_reaches_the_resolver_options() -> None:
     parser = argparse.ArgumentParser()
     add_network_options(parser)
-    assert resolver_options(parser.parse_args([]))["dns_backend"] is None
+    assert resolver_options(parser.parse_args([])).dns_backend is None
     chosen = parser.parse_args(["--dns-backend", "dnspython"])
-    assert resolver_options(chosen)["dns_backend"] == "dnspython"
+    assert resolver_options(chosen).dns_backend == "dnspython"
     with pytest.raises(SystemExit):
         parser.parse_args(["--dns-backend", "bind"])

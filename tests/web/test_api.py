@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import time
@@ -12,6 +11,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 from test_problem_codes import NAME, healthy, homeserver
+from tester_schema import validate
 
 import matrix_delegation.web.app as app_module
 from matrix_delegation.checker.codes import Problem
@@ -31,66 +31,12 @@ MakeClient = Callable[..., Awaitable[TestClient[Any, Any]]]
 API_PATHS = ("/api/report", "/api/federation-ok", "/api/v1/check")
 
 
-# --- a check written against the matrix-federation-tester's field names and types -------
-
-
-def _is_address(text: Any) -> bool:
-    host, _, port = str(text).rpartition(":")
-    return bool(host) and port.isdigit()
+# Every /api/report answer is also checked against the tester's report by conftest.py.
 
 
 def assert_tester_shape(doc: dict[str, Any]) -> None:
-    """What a client of federationtester.matrix.org/api/report relies on."""
-    assert isinstance(doc["FederationOK"], bool)
-    well_known = doc["WellKnownResult"]
-    assert isinstance(well_known["m.server"], str)
-    assert isinstance(well_known["CacheExpiresAt"], int)
-    if "error" in well_known:
-        assert isinstance(well_known["error"], dict)
-    dns = doc["DNSResult"]
-    assert isinstance(dns["SRVSkipped"], bool)
-    assert isinstance(dns["SRVCName"], str)
-    for record in dns["SRVRecords"]:
-        assert isinstance(record["Target"], str)
-        for key in ("Port", "Priority", "Weight"):
-            assert isinstance(record[key], int)
-    assert dns["SRVError"] is None or isinstance(dns["SRVError"]["Message"], str)
-    for host in dns["Hosts"].values():
-        assert isinstance(host["CName"], str)
-        assert all(isinstance(a, str) for a in host["Addrs"])
-    assert all(_is_address(a) for a in dns["Addrs"])
-    for address, report in doc["ConnectionReports"].items():
-        assert _is_address(address)
-        for cert in report["Certificates"]:
-            for key in ("SubjectCommonName", "IssuerCommonName", "SHA256Fingerprint"):
-                assert isinstance(cert[key], str)
-            assert all(isinstance(n, str) for n in cert["DNSNames"])
-        assert isinstance(report["Cipher"]["Version"], str)
-        assert isinstance(report["Cipher"]["CipherSuite"], str)
-        checks = report["Checks"]
-        for key in (
-            "AllChecksOK",
-            "MatchingServerName",
-            "FutureValidUntilTS",
-            "HasEd25519Key",
-            "AllEd25519ChecksOK",
-            "ValidCertificates",
-        ):
-            assert isinstance(checks[key], bool), key
-        for check in checks["Ed25519Checks"].values():
-            assert isinstance(check["ValidEd25519"], bool)
-            assert isinstance(check["MatchingSignature"], bool)
-        assert all(isinstance(e["Message"], str) for e in report["Errors"])
-        assert all(isinstance(k, str) for k in report["Ed25519VerifyKeys"].values())
-        assert report["Keys"] is None or isinstance(report["Keys"], dict)
-        assert report["Info"] == {}
-    for address, error in doc["ConnectionErrors"].items():
-        assert _is_address(address) and isinstance(error["Message"], str)
-    version = doc["Version"]
-    assert set(version) in ({"name", "version"}, {"error"})
-    assert all(isinstance(v, str) for v in version.values())
-    if not doc["ConnectionReports"] and not doc["ConnectionErrors"]:
-        assert doc["FederationOK"] is False
+    """What a client of federationtester.matrix.org/api/report relies on (tester_schema)."""
+    assert validate(doc) == []
 
 
 async def get_json(client: TestClient[Any, Any], path: str, **params: str) -> tuple[int, Any]:
@@ -117,8 +63,9 @@ async def test_healthy_server_on_every_endpoint(sandbox: Sandbox, web_client: Ma
     assert doc["FederationOK"] is True
     assert doc["WellKnownResult"]["m.server"] == "matrix.example.test:8448"
     assert doc["WellKnownResult"]["CacheExpiresAt"] > time.time()
-    assert "error" not in doc["WellKnownResult"]
+    assert "result" not in doc["WellKnownResult"]
     assert doc["DNSResult"]["SRVSkipped"] is True  # the delegation has a port: no SRV
+    assert doc["DNSResult"]["SRVRecords"] is None and doc["DNSResult"]["SRVError"] is None
     (address,) = doc["DNSResult"]["Addrs"]
     connection = doc["ConnectionReports"][address]
     assert connection["Checks"]["AllChecksOK"] is True
@@ -209,7 +156,10 @@ async def test_no_address_reports_an_error(sandbox: Sandbox, web_client: MakeCli
     assert status == 200
     assert_tester_shape(doc)
     assert doc["FederationOK"] is False and doc["Error"]
-    assert doc["DNSResult"]["Addrs"] == [] and "no-address" in problem_codes(doc)
+    assert doc["DNSResult"]["Addrs"] is None and "no-address" in problem_codes(doc)
+    # As the tester: the name that does not exist is not a host, and SRV says why.
+    assert doc["DNSResult"]["Hosts"] == {} and doc["DNSResult"]["SRVSkipped"] is False
+    assert "no SRV record" in doc["DNSResult"]["SRVError"]["Message"]
 
 
 async def test_health_metrics_and_preflight(sandbox: Sandbox, web_client: MakeClient) -> None:
@@ -232,20 +182,17 @@ async def test_health_metrics_and_preflight(sandbox: Sandbox, web_client: MakeCl
 # --- invalid input ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", API_PATHS)
-@pytest.mark.parametrize(
-    "query",
-    [
-        "",
-        "server_name=",
-        "server_name=" + "a" * 256,
-        "server_name=%3Cscript%3Ealert(1)%3C/script%3E",
-        "server_name=bad_name",
-        "server_name=https://example.test/",
-        "server_name=a.test&server_name=b.test",
-    ],
-    ids=["missing", "empty", "too-long", "script", "underscore", "url", "twice"],
-)
+MISSING = {"missing": "", "empty": "server_name=", "twice": "server_name=a.test&server_name=b.test"}
+INVALID = {
+    "too-long": "server_name=" + "a" * 256,
+    "script": "server_name=%3Cscript%3Ealert(1)%3C/script%3E",
+    "underscore": "server_name=bad_name",
+    "url": "server_name=https://example.test/",
+}
+
+
+@pytest.mark.parametrize("path", ["/api/federation-ok", "/api/v1/check"])
+@pytest.mark.parametrize("query", [*MISSING.values(), *INVALID.values()], ids=[*MISSING, *INVALID])
 async def test_invalid_input_is_a_400(
     sandbox: Sandbox, web_client: MakeClient, path: str, query: str
 ) -> None:
@@ -257,6 +204,38 @@ async def test_invalid_input_is_a_400(
     text = json.dumps(body)
     assert "<script" not in text and "bad_name" not in text and "Traceback" not in text
     assert sandbox.dns.queries == []  # nothing was looked up
+
+
+@pytest.mark.parametrize("query", INVALID.values(), ids=INVALID.keys())
+async def test_an_invalid_name_is_a_report_saying_so(
+    sandbox: Sandbox, web_client: MakeClient, query: str
+) -> None:
+    """As the tester answers: 200, a report whose Error says the name is invalid."""
+    client = await web_client()
+    response = await client.get(f"/api/report?{query}")
+    assert response.status == 200 and response.content_type == "application/json"
+    doc = await response.json()
+    assert_tester_shape(doc)
+    assert doc["FederationOK"] is False and doc["Error"].startswith("Invalid server name")
+    assert doc["DNSResult"]["Hosts"] is None and doc["DNSResult"]["SRVRecords"] is None
+    assert doc["ConnectionReports"] == {} and doc["Version"] == {} and "errcode" not in doc
+    text = json.dumps(doc)
+    assert "<script" not in text and "bad_name" not in text and "Traceback" not in text
+    assert sandbox.dns.queries == []  # nothing was looked up
+
+
+@pytest.mark.parametrize("query", MISSING.values(), ids=MISSING.keys())
+async def test_a_missing_name_is_a_400_report(
+    sandbox: Sandbox, web_client: MakeClient, query: str
+) -> None:
+    """The tester answers 400 too, but in plain text; ours is a report, so pages can show it."""
+    client = await web_client()
+    response = await client.get(f"/api/report?{query}")
+    assert response.status == 400 and response.content_type == "application/json"
+    doc = await response.json()
+    assert_tester_shape(doc)
+    assert doc["FederationOK"] is False and "server_name" in doc["Error"]
+    assert doc["errcode"] == "M_INVALID_PARAM" and sandbox.dns.queries == []
 
 
 async def test_the_page_rejects_markup_in_the_name(
@@ -284,6 +263,8 @@ async def test_rate_limit_after_the_burst(sandbox: Sandbox, web_client: MakeClie
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     body = await refused.json()
     assert body["errcode"] == "M_LIMIT_EXCEEDED" and body["retry_after_ms"] > 0
+    assert_tester_shape(body)  # a report, so the tester's page shows why
+    assert body["FederationOK"] is False and "too many checks" in body["Error"]
     assert refused.headers["Access-Control-Allow-Origin"] == "*"
     # A report in the cache costs no check, so it is still served.
     cached = await client.get("/api/federation-ok", params={"server_name": "n0.test"})
@@ -355,7 +336,9 @@ async def test_too_many_checks_at_once_is_a_503(sandbox: Sandbox, web_client: Ma
     await asyncio.sleep(0.3)
     busy = await client.get("/api/report", params={"server_name": "nowhere.test"})
     assert busy.status == 503 and busy.headers["Retry-After"]
-    assert (await busy.json())["errcode"] == "M_UNKNOWN"
+    body = await busy.json()
+    assert body["errcode"] == "M_UNKNOWN" and "too many checks" in body["Error"]
+    assert body["FederationOK"] is False and body["ConnectionReports"] == {}
     assert (await slow).status == 200
 
 
@@ -382,11 +365,12 @@ async def test_a_slow_server_gets_a_timeout_report(
 
 
 def test_web_keeps_the_default_blocklist() -> None:
-    args = argparse.Namespace(
-        dns_server=[], ca_file=None, allow_ip_range=[], connect_to=[], timeout=10.0
-    )
+    from matrix_delegation._cli import _build_parser
+
+    parser = _build_parser("web")
+    args = parser.parse_args(["web"])
     assert settings_from_args(args).resolver_options.allow_ip_ranges == ()
-    args.allow_ip_range = ["127.0.0.2/32"]
+    args = parser.parse_args(["web", "--allow-ip-range", "127.0.0.2/32"])
     assert settings_from_args(args).resolver_options.allow_ip_ranges == ("127.0.0.2/32",)
 
 
@@ -404,7 +388,7 @@ async def test_blocked_address_is_reported_and_never_contacted(
     status, doc = await get_json(client, "/api/report", server_name=NAME)
     assert status == 200 and doc["FederationOK"] is False
     assert "blocked-address" in problem_codes(doc)
-    assert doc["ConnectionReports"] == {} and doc["DNSResult"]["Addrs"] == []
+    assert doc["ConnectionReports"] == {} and doc["DNSResult"]["Addrs"] is None
     assert await (await client.get("/api/federation-ok", params={"server_name": NAME})).text() == (
         "BAD"
     )
@@ -459,7 +443,7 @@ async def test_a_redirect_to_a_blocked_address_is_not_followed(
     status, doc = await get_json(client, "/api/report", server_name=NAME)
     assert status == 200 and doc["FederationOK"] is False
     assert start.requests and inside.requests == []
-    assert doc["WellKnownResult"]["m.server"] == "" and "error" in doc["WellKnownResult"]
+    assert doc["WellKnownResult"]["m.server"] == "" and doc["WellKnownResult"]["result"]
 
 
 # --- escaping, headers and errors ------------------------------------------------------------
@@ -494,7 +478,10 @@ async def test_an_internal_error_leaks_nothing(
         response = await client.get(path, params={"server_name": NAME})
         assert response.status == 500
         text = await response.text()
-        assert json.loads(text) == {"errcode": "M_UNKNOWN", "error": "internal error"}
+        if path == "/api/report":  # a report, like every answer of that route
+            assert json.loads(text)["Error"] == "internal error"
+        else:
+            assert json.loads(text) == {"errcode": "M_UNKNOWN", "error": "internal error"}
         assert "secret" not in text and "Traceback" not in text
 
 

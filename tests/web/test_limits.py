@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from matrix_delegation.checker.problems import Problem
 
 from matrix_delegation.checker.check import Report
+from matrix_delegation.checker.codes import Problem
 from matrix_delegation.sandbox.world import Sandbox
 from matrix_delegation.web.app import _report_size
 from matrix_delegation.web.clients import MAX_FORWARDED_HOPS, client_address, client_key

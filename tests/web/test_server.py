@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from matrix_delegation import ResolverConfig
 from matrix_delegation._cli import main
 from matrix_delegation.cli.web import settings_from_args
 from matrix_delegation.sandbox.world import Sandbox
@@ -29,7 +30,7 @@ async def start(sandbox: Sandbox) -> AsyncIterator[Start]:
     servers: list[WebServer] = []
 
     async def make(**settings: object) -> WebServer:
-        options = sandbox.resolver_options(timeout=3.0)
+        options = ResolverConfig(**sandbox.resolver_options(timeout=3.0))
         server = await start_web(
             WebSettings(resolver_options=options, **settings),  # type: ignore[arg-type]
             [("127.0.0.1", 0)],

@@ -218,6 +218,7 @@ class HostAddresses:
         aliases: The CNAME chain followed to get there (empty when none).
         error: A DNS failure of either family, or None.
         from_cache: The answer came from the cache.
+        canonical: The name the CNAME chain ended at; None when there are no aliases.
     """
 
     host: str
@@ -225,6 +226,7 @@ class HostAddresses:
     aliases: tuple[str, ...] = ()
     error: str | None = None
     from_cache: bool = False
+    canonical: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

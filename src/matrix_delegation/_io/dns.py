@@ -38,18 +38,23 @@ __all__ = [
 # Negative answers are kept at most this long, whatever the SOA says.
 MAX_NEGATIVE_TTL = 3600
 
-# One address family's answer: addresses, the CNAME chain's aliases, the TTL.
-Family = tuple[tuple[str, ...], tuple[str, ...], float]
+# One address family's answer: addresses, the CNAME chain's aliases, the TTL, and the
+# name the chain ended at (None without aliases).
+Family = tuple[tuple[str, ...], tuple[str, ...], float, str | None]
 
 
 @dataclass(frozen=True, slots=True)
 class AddressRecords:
-    """The A and AAAA answers of one name, with the CNAME chain followed and a TTL."""
+    """The A and AAAA answers of one name, with the CNAME chain followed and a TTL.
+
+    ``canonical`` is the name the CNAME chain ended at, None when there are no aliases.
+    """
 
     addresses: tuple[str, ...]
     aliases: tuple[str, ...]
     error: str | None
     ttl: float
+    canonical: str | None = None
 
 
 class DnsBackend(Protocol):
@@ -77,9 +82,10 @@ async def gather_families(
     if not results:
         return AddressRecords((), (), "; ".join(errors), 0.0)
     addresses = tuple(ip for found in results for ip in found[0])
-    aliases = next((found[1] for found in results if found[1]), ())
+    chained = next((found for found in results if found[1]), None)
+    aliases, canonical = (chained[1], chained[3]) if chained is not None else ((), None)
     ttl = min(found[2] for found in results)
-    return AddressRecords(addresses, aliases, "; ".join(errors) or None, ttl)
+    return AddressRecords(addresses, aliases, "; ".join(errors) or None, ttl, canonical)
 
 
 def parse_nameserver(text: str) -> tuple[str, int]:
@@ -144,13 +150,12 @@ class DnspythonBackend:
     async def _family(self, host: str, rdtype: dns.rdatatype.RdataType) -> Family:
         answer, ttl = await self._query(host, rdtype)
         if answer is None:
-            return (), (), ttl
-        aliases = tuple(
-            rrset.name.to_text(omit_final_dot=True).lower()
-            for rrset in answer.chaining_result.cnames
-        )
+            return (), (), ttl, None
+        chain = answer.chaining_result
+        aliases = tuple(rrset.name.to_text(omit_final_dot=True).lower() for rrset in chain.cnames)
+        canonical = chain.canonical_name.to_text(omit_final_dot=True).lower() if aliases else None
         addresses = tuple(sys.intern(r.address) for r in answer.rrset) if answer.rrset else ()
-        return addresses, aliases, ttl
+        return addresses, aliases, ttl, canonical
 
     async def _query(
         self, name: str, rdtype: dns.rdatatype.RdataType

@@ -76,15 +76,16 @@ class CaresBackend:
         weakref.finalize(self, _close_channel, self._channel, self._callback)
 
     async def srv(self, name: str) -> tuple[tuple[SrvRecord, ...], float]:
-        answer, _aliases, ttl = chase(await self._query(name, "SRV", _SRV), name, "SRV")
+        answer, _aliases, ttl, _canonical = chase(await self._query(name, "SRV", _SRV), name, "SRV")
         return srv_records(answer), ttl
 
     async def addresses(self, host: str) -> AddressRecords:
         return await gather_families(self._family(host, "AAAA"), self._family(host, "A"))
 
     async def _family(self, host: str, kind: str) -> Family:
-        answer, aliases, ttl = chase(await self._query(host, kind, _TYPES[kind]), host, kind)
-        return address_family(answer), aliases, ttl
+        reply = await self._query(host, kind, _TYPES[kind])
+        answer, aliases, ttl, canonical = chase(reply, host, kind)
+        return address_family(answer), aliases, ttl, canonical
 
     async def _query(self, name: str, kind: str, rdtype: int) -> Reply:
         wire_name = _checked_name(name, kind)

@@ -70,11 +70,14 @@ def read_reply(dnsrec: Any, rdtype: int, *, nxdomain: bool) -> Reply:
     return Reply(tuple(answer), soas, nxdomain)
 
 
-def chase(reply: Reply, name: str, kind: str) -> tuple[tuple[Record, ...], tuple[str, ...], float]:
-    """The records answering ``name``, the chain's aliases and the TTL, as dnspython.
+def chase(
+    reply: Reply, name: str, kind: str
+) -> tuple[tuple[Record, ...], tuple[str, ...], float, str | None]:
+    """The records answering ``name``, the chain's aliases, the TTL and its canonical name.
 
-    A negative answer (no records) has the TTL of its SOA, capped; NXDOMAIN
-    reports no aliases, as dnspython's NXDOMAIN carries no answer.
+    The canonical name is where the CNAME chain ended (None when there are no
+    aliases). A negative answer (no records) has the TTL of its SOA, capped;
+    NXDOMAIN reports no aliases, as dnspython's NXDOMAIN carries no answer.
     """
     qname, min_ttl = _normal(name), _MAX_TTL
     aliases: list[str] = []
@@ -93,10 +96,13 @@ def chase(reply: Reply, name: str, kind: str) -> tuple[tuple[Record, ...], tuple
         qname = _normal(cnames[0].data)
     else:
         raise DnsLookupError(f"{kind} {name}: the DNS lookup failed")  # chain too long
+    canonical = qname if aliases else None
     if answer and not reply.nxdomain:
-        return answer, tuple(aliases), float(min_ttl)
+        return answer, tuple(aliases), float(min_ttl), canonical
     ttl = min(min_ttl, _soa_ttl(reply, qname), MAX_NEGATIVE_TTL)
-    return (), () if reply.nxdomain else tuple(aliases), float(ttl)
+    if reply.nxdomain:
+        return (), (), float(ttl), None
+    return (), tuple(aliases), float(ttl), canonical
 
 
 def srv_records(answer: tuple[Record, ...]) -> tuple[SrvRecord, ...]:

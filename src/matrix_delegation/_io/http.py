@@ -1,4 +1,4 @@
-"""The one HTTP GET of the program, and the ``.well-known/matrix/server`` fetch on it.
+"""The HTTP GET (and POST) of the program, and the ``.well-known/matrix/server`` fetch on it.
 
 :func:`http_get` follows redirects by hand so that every hop is checked
 (https only, no loop, at most 10 hops) and connected through the network's
@@ -7,7 +7,8 @@ httptools); it caps the body (by ``Content-Length`` and while streaming),
 runs under one deadline for the whole chain, records the status and headers
 of every hop, and turns every failure into a reason and a kind. It never raises for what the
 remote side does. The server file (:func:`read_well_known`) and the
-checker's client and support files are fetched with it.
+checker's client and support files are fetched with it. :func:`http_post`
+sends the notifiers' POST and PUT requests the same way.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = [
     "HttpFetch",
     "HttpHop",
     "http_get",
+    "http_post",
     "read_well_known",
     "tls_reason",
 ]
@@ -128,6 +130,7 @@ async def _get(
     max_body: int,
     refuse: Callable[[int], bool],
 ) -> HttpFetch:
+    # Only the headers given are sent: without a User-Agent among them, none.
     hops: list[HttpHop] = []  # the hop in flight has no status until its response comes
     visited = [url]
     # A GET waits this long for a busy connection of its scope before opening its own.
@@ -152,6 +155,53 @@ async def _get(
     except Failed as exc:
         kind = "too-large" if exc.too_large else "unreachable"
         return HttpFetch(url, tuple(hops), b"", exc.reason, kind, True)
+
+
+def _never(status: int) -> bool:
+    return False
+
+
+async def http_post(
+    edge: Edge,
+    url: str,
+    body: bytes,
+    *,
+    headers: Mapping[str, str],
+    timeout: float,
+    max_body: int,
+    method: str = "POST",
+) -> HttpFetch:
+    """POST (or PUT) ``body`` to an http(s) ``url``, no redirect followed; never raises for
+    what the server does. The response body is read up to ``max_body`` bytes and cut there.
+
+    The request goes on a connection of its own (it is never repeated on another
+    one), made through the edge as every GET's is.
+    """
+    if not url.lower().startswith(("https://", "http://")):
+        return HttpFetch(url, (), b"", "only http and https URLs are used", "unreachable")
+    hops = [HttpHop(url, None)]
+    own = ConnectionScope()
+    try:
+        async with asyncio.timeout(timeout):
+            response = await exchange(
+                edge,
+                own,
+                parse_target(url),
+                headers,
+                max_body=max_body,
+                refuse=_never,
+                wait=0,
+                method=method,
+                body=body,
+            )
+        hops[0] = HttpHop(url, response.status, response.headers)
+        return HttpFetch(url, tuple(hops), response.body)
+    except TimeoutError:
+        return HttpFetch(url, tuple(hops), b"", f"timed out after {timeout:g} s", "timeout", True)
+    except Failed as exc:
+        return HttpFetch(url, tuple(hops), b"", exc.reason, "unreachable", True)
+    finally:
+        own.close()
 
 
 # --- the server file ------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""One GET on one connection: the URL read, the connection opened through the edge, the exchange.
+"""One request on one connection: the URL read, the connection opened via the edge, the exchange.
 
 The connection is made as every outgoing one is (:mod:`.connect`): a
 hostname is looked up in the discovery DNS with ``--connect-to`` applied and
@@ -194,14 +194,20 @@ async def exchange(
     max_body: int,
     refuse: Callable[[int], bool],
     wait: float,
+    method: str = "GET",
+    body: bytes = b"",
 ) -> Response:
-    """GET ``target`` on a kept-alive connection of ``scope`` or a new one; raises :class:`Failed`.
+    """One request on a kept-alive connection of ``scope`` or a new one; raises :class:`Failed`.
 
-    A kept-alive connection the server closed meanwhile is replaced once by a
-    new one (a GET may be repeated).
+    A GET on a kept-alive connection the server closed meanwhile is repeated
+    once on a new one; any other method always gets a new connection (it is
+    never sent twice).
     """
-    request = request_bytes(target.path, target.host_header, headers)
-    kept = await scope.take(target.key, wait)
+    try:
+        request = request_bytes(target.path, target.host_header, headers, method=method, body=body)
+    except ValueError:
+        raise Failed("a request header is not valid") from None
+    kept = await scope.take(target.key, wait) if method == "GET" else None
     if kept is not None:
         try:
             return await _request(scope, kept, request, max_body, refuse, target)
@@ -210,7 +216,7 @@ async def exchange(
     kept = await _open(edge, target)
     scope.started(kept)
     try:
-        return await _request(scope, kept, request, max_body, refuse, target)
+        return await _request(scope, kept, request, max_body, refuse, target, method == "GET")
     except _Stale:
         raise Failed("the server closed the connection without answering") from None
 
@@ -226,6 +232,7 @@ async def _request(
     max_body: int,
     refuse: Callable[[int], bool],
     target: Target,
+    remember: bool = True,
 ) -> Response:
     reusable = False
     try:
@@ -235,7 +242,7 @@ async def _request(
     finally:
         scope.done(kept, reusable)
     peer = kept.writer.get_extra_info("peername")
-    if peer:
+    if peer and remember:
         answer = Answer(str(peer[0]), response.status, response.body)
         scope.answers[(target.key, target.path)] = answer
     return response

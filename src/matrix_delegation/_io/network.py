@@ -9,7 +9,7 @@ DNS query, ``.well-known`` fetch, client-file fetch and endpoint probe.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from types import TracebackType
 
@@ -23,9 +23,9 @@ from .config import DEFAULT_TIMEOUT, NetworkConfig
 from .connect import AddressLookup, Destination, find_destination
 from .dns import DnsBackend
 from .dns_choice import make_dns_backend
-from .http import Fetched, HttpFetch, http_get, read_well_known
+from .http import Fetched, HttpFetch, http_get, http_post, read_well_known
 from .https import Edge
-from .probe import EndpointProbe, HttpResult, fetch_path, probe_endpoint
+from .probe import PROBE_USER_AGENT, EndpointProbe, HttpResult, fetch_path, probe_endpoint
 from .scope import ConnectionScope, connection_scope
 from .tls import client_context
 
@@ -104,7 +104,9 @@ class Network:
 
     async def _dns_addresses(self, host: str) -> HostAddresses:
         found = await self.dns.addresses(host)
-        return HostAddresses(host, found.addresses, found.aliases, found.error)
+        return HostAddresses(
+            host, found.addresses, found.aliases, found.error, canonical=found.canonical
+        )
 
     # --- HTTPS ----------------------------------------------------------------------------
 
@@ -115,10 +117,16 @@ class Network:
         timeout: float | None = None,
         accept: str | None = None,
         refuse_oversized: Callable[[int], bool] = lambda status: True,
+        user_agent: str | None = "",
     ) -> HttpFetch:
-        """GET ``url`` with redirects followed, under one deadline and the body cap."""
+        """GET ``url`` with redirects followed, under one deadline and the body cap.
+
+        ``user_agent``: ours when empty (the default), none at all when None.
+        """
+        agent = self.user_agent if user_agent == "" else user_agent
         # No Accept-Encoding: bodies come uncompressed, so none can inflate past the cap.
-        headers = {"Accept": accept or "*/*", "User-Agent": self.user_agent}
+        headers = {"Accept": accept or "*/*"}
+        headers.update({"User-Agent": agent} if agent is not None else {})
         return await http_get(
             self.edge(),
             url,
@@ -126,6 +134,27 @@ class Network:
             timeout=self.timeout if timeout is None else timeout,
             max_body=self.config.max_body,
             refuse_oversized=refuse_oversized,
+        )
+
+    async def post(
+        self,
+        url: str,
+        body: bytes,
+        *,
+        headers: Mapping[str, str],
+        timeout: float | None = None,
+        method: str = "POST",
+    ) -> HttpFetch:
+        """POST (or PUT) ``body`` to ``url`` (a webhook, a Matrix homeserver) through the
+        same DNS, IP policy and TLS as every fetch."""
+        return await http_post(
+            self.edge(),
+            url,
+            body,
+            headers={"User-Agent": self.user_agent, **headers},
+            timeout=self.timeout if timeout is None else timeout,
+            max_body=self.config.max_body,
+            method=method,
         )
 
     async def fetch_well_known(self, hostname: str) -> Fetched:
@@ -160,7 +189,15 @@ class Network:
         )
 
     async def fetch_path(
-        self, ip: str, port: int, path: str, *, tls_name: str, host_header: str, timeout: float
+        self,
+        ip: str,
+        port: int,
+        path: str,
+        *,
+        tls_name: str,
+        host_header: str,
+        timeout: float,
+        user_agent: str | None = PROBE_USER_AGENT,
     ) -> HttpResult:
         """GET one path from one address over verified TLS; see :func:`.probe.fetch_path`."""
         return await fetch_path(
@@ -172,4 +209,5 @@ class Network:
             context=self.ssl_context,
             timeout=timeout,
             policy=self.policy.ip_policy,
+            user_agent=user_agent,
         )

@@ -23,7 +23,7 @@ from .._core.ipfilter import IpPolicy
 from .certs import CertificateInfo, describe_certificate
 from .connect import open_checked_connection
 from .https import tls_reason
-from .wire import HeadTooLarge, ResponseTooLarge, read_response, request_bytes
+from .wire import HeadTooLarge, Response, ResponseTooLarge, read_response, request_bytes
 
 __all__ = [
     "BODY_EXCERPT",
@@ -42,6 +42,10 @@ WELL_KNOWN_PATH = "/.well-known/matrix/server"
 MAX_RESPONSE = 512 * 1024
 #: Bytes of a body kept once it has been judged: enough to show what was served.
 BODY_EXCERPT = 1024
+#: Response headers kept per response (the rest are read and dropped).
+MAX_HEADERS = 64
+#: What the probe says it is, unless a caller asks for another User-Agent.
+PROBE_USER_AGENT = "matrix-delegation-checker"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +68,14 @@ class HttpResult:
     status: int | None
     body: bytes
     error: str | None = None
+    #: The response headers (names lower-cased), at most :data:`MAX_HEADERS` of them.
+    headers: tuple[tuple[str, str], ...] = ()
 
     def excerpt(self) -> HttpResult:
         """This result with at most :data:`BODY_EXCERPT` bytes of its body (for keeping)."""
         if len(self.body) <= BODY_EXCERPT:
             return self
-        return HttpResult(self.status, self.body[:BODY_EXCERPT], self.error)
+        return HttpResult(self.status, self.body[:BODY_EXCERPT], self.error, self.headers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,8 +149,9 @@ async def fetch_path(
     context: ssl.SSLContext,
     timeout: float,
     policy: IpPolicy,
+    user_agent: str | None = PROBE_USER_AGENT,
 ) -> HttpResult:
-    """GET one path from one address over verified TLS (no redirects followed)."""
+    """GET one path from one address over verified TLS (no redirects followed; no UA: None)."""
     with _Opened(policy) as opened:
         try:
             async with asyncio.timeout(timeout):
@@ -158,7 +165,7 @@ async def fetch_path(
                 await _close(streams[1])
             return HttpResult(None, b"", f"TLS: {tls.verify_error}")
         site = (ip, port, sni, tls)
-        result, streams = await _get(streams, *site, path, host_header, timeout, opened)
+        result, streams = await _get(streams, *site, path, host_header, timeout, opened, user_agent)
         if streams is not None:
             await _close(streams[1])
         return result
@@ -276,6 +283,7 @@ async def _get(
     host: str,
     timeout: float,
     opened: _Opened,
+    user_agent: str | None = PROBE_USER_AGENT,
 ) -> tuple[HttpResult, Streams | None]:
     """GET over the open connection; reconnect once if the server closed it."""
     if streams is None or streams[1].is_closing():
@@ -285,7 +293,7 @@ async def _get(
     reader, writer = streams
     try:
         async with asyncio.timeout(timeout):
-            writer.write(request_bytes(path, host, _HEADERS))
+            writer.write(request_bytes(path, host, _headers(user_agent)))
             response = await read_response(reader, max_body=MAX_RESPONSE)
     except (ResponseTooLarge, HeadTooLarge):
         await _close(writer)
@@ -293,7 +301,7 @@ async def _get(
     except (OSError, TimeoutError, httptools.HttpParserError) as exc:
         await _close(writer)
         return HttpResult(None, b"", _reason(exc, timeout)), None
-    result = HttpResult(response.status, response.body)
+    result = HttpResult(response.status, response.body, None, _kept_headers(response))
     if not response.keep_alive:
         await _close(writer)
         return result, None
@@ -313,7 +321,15 @@ async def _reconnect(
     return reader, writer
 
 
-_HEADERS = {"Accept": "application/json", "User-Agent": "matrix-delegation-checker"}
+def _headers(user_agent: str | None) -> dict[str, str]:
+    """The probe's request headers; no ``User-Agent`` at all when ``user_agent`` is None."""
+    agent = {} if user_agent is None else {"User-Agent": user_agent}
+    return {"Accept": "application/json", **agent}
+
+
+def _kept_headers(response: Response) -> tuple[tuple[str, str], ...]:
+    """At most :data:`MAX_HEADERS` response headers, names lower-cased."""
+    return tuple((name.lower(), value) for name, value in response.headers.pairs[:MAX_HEADERS])
 
 
 def _connect_error(exc: BaseException, timeout: float) -> str:

@@ -1,10 +1,10 @@
 """HTTP/1.1 on an open stream: one request written, one response read with httptools.
 
-Shared by the endpoint probes (:mod:`.probe`) and the HTTPS GET of discovery
-and the checker (:mod:`.client`). Every byte from the network is bounded: the
-status line and headers by :data:`MAX_HEAD`, the body by the caller's cap. No
-``Accept-Encoding`` is sent, so no compressed body (and no decompression bomb)
-can come back in a form we would inflate.
+Shared by the endpoint probes (:mod:`.probe`) and the HTTPS requests of
+discovery, the checker and the notifiers (:mod:`.https`). Every byte from the
+network is bounded: the status line and headers by :data:`MAX_HEAD`, the body
+by the caller's cap. No ``Accept-Encoding`` is sent, so no compressed body (and
+no decompression bomb) can come back in a form we would inflate.
 """
 
 from __future__ import annotations
@@ -96,11 +96,24 @@ class Response:
     keep_alive: bool
 
 
-def request_bytes(path: str, host: str, headers: Mapping[str, str]) -> bytes:
-    """A GET request: ``path`` (with its query), the ``Host`` header, then ``headers``."""
-    lines = [f"GET {path} HTTP/1.1", f"Host: {host}"]
+def request_bytes(
+    path: str, host: str, headers: Mapping[str, str], *, method: str = "GET", body: bytes = b""
+) -> bytes:
+    """A request: ``path`` (with its query), the ``Host`` header, then ``headers``.
+
+    A method other than GET sends ``body`` with its ``Content-Length``.
+
+    Raises:
+        ValueError: a header name or value holds a line break (it would start a header
+            or a request of its own).
+    """
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    if method != "GET":
+        lines.append(f"Content-Length: {len(body)}")
+    if any(c in line for line in lines[1:] for c in "\r\n\0"):
+        raise ValueError("a request header holds a line break")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
 class _Collector:

@@ -25,6 +25,7 @@ from .._io.network import Network
 from .._io.probe import HttpResult
 from .._io.scope import ConnectionScope
 from ..resolver import Resolver
+from .agents import gather_agents
 from .client import ClientReport, SupportReport, check_client, check_support
 from .endpoint_rules import judge_endpoint
 from .judge import judge
@@ -84,6 +85,11 @@ async def _gather(
         endpoints = await _probe_all(check, resolution, clock())
         by_address, count = await _well_known_by_address(check, resolution, host)
         fallback = await _fallback(check, resolution, clock())
+        agents = await gather_agents(
+            check.network, resolution, host, endpoints,
+            timeout=timeout, gate=check.gate, clock=clock,
+        )  # fmt: skip
+        host_ips = await _host_ips(check, resolution, host)
         client, support = await client_side
     finally:
         client_side.cancel()  # when this check is cancelled (a deadline), so are they
@@ -97,6 +103,8 @@ async def _gather(
         well_known_by_address=by_address,
         client=client,
         support=support,
+        agents=agents,
+        host_ips=host_ips,
     )
 
 
@@ -173,6 +181,14 @@ async def _well_known_by_address(
 
     outcomes = await asyncio.gather(*(one(ip) for ip in addresses))
     return tuple(zip(addresses, outcomes, strict=True)), count
+
+
+async def _host_ips(check: _Check, resolution: Resolution, host: str) -> tuple[str, ...]:
+    """The A and AAAA addresses of the server name (from the resolver's cache), when it
+    delegates by ``.well-known``: a peer of one family fetches the file over that family."""
+    if resolution.well_known is None:
+        return ()
+    return (await check.network.addresses(host)).addresses
 
 
 def _well_known_outcome(result: HttpResult) -> str:

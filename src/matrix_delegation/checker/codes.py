@@ -5,7 +5,7 @@ keys, the client and support files, the web service's deadline) returns
 :class:`Problem` values made by :func:`problem` from the catalogs below.
 The catalogs are the one source for ``docs/problems.md`` (a test keeps them
 in step). This module sits at the bottom of the checker: it imports nothing
-from it.
+from it but the plain catalog of :mod:`.codes_reach`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from .._core.plan import MAX_ADDRESSES_PER_HOST, MAX_ENDPOINTS
+from .codes_reach import REACH
 
 __all__ = ["ALL", "CLIENT", "FEDERATION", "SERVICE", "Code", "Problem", "Severity", "problem"]
 
@@ -245,6 +246,8 @@ FEDERATION: Final[dict[str, Code]] = {
         "A published ed25519 key did not sign the key response.",
         "Remove stale keys from verify_keys or sign with every published key.",
     ),
+    # --- how real peers reach it (checker/codes_reach.py) --------------------------------
+    **{code: Code(*entry) for code, entry in REACH.items()},
 }
 
 

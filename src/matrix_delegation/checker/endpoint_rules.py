@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._core.jsondoc import read_json
-from .._core.model import Resolution, Route
+from .._core.model import Resolution
 from .._io.certs import CertificateInfo
 from .._io.probe import MAX_RESPONSE, EndpointProbe
 from .codes import Problem, problem
@@ -21,7 +21,6 @@ from .report import EndpointReport
 __all__ = ["EXPIRY_WARNING_DAYS", "address", "endpoint_problems", "judge_endpoint"]
 
 EXPIRY_WARNING_DAYS = 14
-_SRV_ROUTES = (Route.SRV, Route.SRV_LEGACY, Route.WELL_KNOWN_SRV, Route.WELL_KNOWN_SRV_LEGACY)
 
 
 def judge_endpoint(probe: EndpointProbe, server_name: str, now: float) -> EndpointReport:
@@ -84,7 +83,7 @@ def _certificate_problem(probe: EndpointProbe, resolution: Resolution, where: st
     wanted = resolution.tls_server_name or probe.ip
     detail = f"{where}: {tls.verify_error} (wanted {wanted}; the certificate names {names})"
     if tls.verify_code == 62:  # hostname mismatch
-        srv = resolution.route in _SRV_ROUTES
+        srv = resolution.route is not None and resolution.route.via_srv
         if srv and tls.certificate is not None and tls.certificate.covers(probe.target):
             return problem("tls-cert-for-srv-target", detail)
         return problem("tls-cert-wrong-name", detail)

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from .._core.model import Resolution
 from .._core.plan import MAX_ADDRESSES_PER_HOST
+from .._core.propagation import Propagation, propagation
+from .agents import agent_problems, agent_rows, defer_to_challenge
 from .codes import Problem, problem
 from .discovery_rules import addresses_capped, discovery_problems
 from .endpoint_rules import address, endpoint_problems
+from .families import families, family_problems
 from .report import EndpointReport, Facts, Fallback, FallbackFacts, Report
 
 __all__ = ["judge"]
@@ -28,6 +31,12 @@ def judge(facts: Facts, now: float) -> Report:
         return Report(facts.server_name, False, None, (), None, None, invalid)  # nothing opened
     fallback = _fallback(facts.fallback)
     found = _federation_problems(facts, resolution, fallback, now)
+    views = families(
+        resolution, facts.endpoints, facts.fallback, facts.host_ips, facts.well_known_by_address
+    )
+    found.extend(family_problems(views, facts.host_ips))
+    if facts.agents is not None:
+        found = defer_to_challenge([*found, *agent_problems(facts.agents)], facts.agents)
     for side in (facts.client, facts.support):
         found.extend(side.findings if side is not None else ())
     # Every address must work, and all must be the same server: a peer picks one.
@@ -44,8 +53,19 @@ def judge(facts: Facts, now: float) -> Report:
         tuple(found),
         fallback,
         facts.well_known_by_address,
+        agent_rows(facts.agents) if facts.agents is not None else (),
+        _propagation(facts, resolution),
+        views,
         facts.connections,
     )
+
+
+def _propagation(facts: Facts, resolution: Resolution) -> Propagation | None:
+    """When peers fetch the delegation again, from our own fresh ``.well-known`` answer."""
+    agents, well_known = facts.agents, resolution.well_known
+    if agents is None or agents.fetched_at is None or well_known is None:
+        return None
+    return propagation(agents.well_known_headers, agents.fetched_at, well_known.valid)
 
 
 def _federation_problems(

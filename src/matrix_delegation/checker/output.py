@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, fields
+from datetime import UTC, datetime
 from typing import Any
 
 from .._core.explain import resolution_json, summary
+from .._core.propagation import PeerRefetch, Propagation
+from .agents import rows_json
 from .check import EndpointReport, Report
+from .report import FamilyView
 
 __all__ = ["report_json", "report_text"]
 
@@ -30,8 +34,56 @@ def report_json(report: Report) -> dict[str, Any]:
         "well_known_by_address": [
             {"ip": ip, "outcome": outcome} for ip, outcome in report.well_known_by_address
         ],
+        "user_agents": rows_json(report.user_agents),
+        "propagation": _propagation_json(report.propagation),
+        "families": {view.family: _family_json(view) for view in report.families} or None,
         "connections": report.connections,
     }  # fmt: skip
+
+
+def _iso(when: float | None) -> str | None:
+    if when is None:
+        return None
+    return datetime.fromtimestamp(when, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _propagation_json(found: Propagation | None) -> dict[str, Any] | None:
+    if found is None:
+        return None
+    return {
+        "fetched_at": _iso(found.fetched_at),
+        "well_known": {"cache_control": found.cache_control, "expires": found.expires},
+        "peers": [
+            {
+                "implementation": peer.implementation,
+                "refetch_by": _iso(peer.refetch_by),
+                "why": peer.why,
+                "failure_kept_for": peer.failure_kept_for,
+            }
+            for peer in found.peers
+        ],
+        "advice": found.advice,
+    }
+
+
+def _family_json(view: FamilyView) -> dict[str, Any]:
+    return {
+        "federation_ok": view.federation_ok,
+        "well_known": view.well_known,
+        "endpoints": [
+            {"target": e.probe.target, "ip": e.probe.ip, "port": e.probe.port, "ok": e.ok}
+            for e in view.endpoints
+        ],
+    }
+
+
+def propagation_sentence(peer: PeerRefetch, fetched_at: float) -> str:
+    """One sentence: when a peer of this implementation that fetched now fetches again."""
+    if peer.refetch_by is None:
+        return f"{peer.implementation}: {peer.why}."
+    if peer.refetch_by <= fetched_at:
+        return f"{peer.implementation}: at once ({peer.why})."
+    return f"{peer.implementation}: by {_iso(peer.refetch_by)} ({peer.why})."
 
 
 def _endpoint_json(report: EndpointReport) -> dict[str, Any]:
@@ -106,7 +158,23 @@ def report_text(report: Report, *, colour: bool = False) -> str:
         lines.append(_endpoint_line(endpoint))
     if report.client is not None:
         lines.append(f"  client file: {report.client.outcome}")
+    lines.extend(_reach_lines(report))
     return "\n".join(lines) + "\n"
+
+
+def _reach_lines(report: Report) -> list[str]:
+    """Address families, then when a change of .well-known reaches each implementation."""
+    lines = [
+        f"  {view.family} only: {'ok' if view.federation_ok else 'FAILS'} (.well-known"
+        f" {view.well_known})"
+        for view in report.families
+    ]
+    found = report.propagation
+    if found is not None:
+        lines += ["", "  when a change of .well-known reaches peers that fetched it now:"]
+        lines += [f"    {propagation_sentence(p, found.fetched_at)}" for p in found.peers]
+        lines.append(f"    {found.advice}")
+    return lines
 
 
 def _endpoint_line(report: EndpointReport) -> str:

@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._core.model import Resolution
+from .._core.propagation import Propagation
 from .._io.probe import EndpointProbe
+from .agents_model import AgentFacts, AgentRow
 from .client_model import ClientReport, SupportReport
 from .codes import Problem
 from .keys_model import KeyReport
 
-__all__ = ["EndpointReport", "Facts", "Fallback", "FallbackFacts", "Report"]
+__all__ = ["EndpointReport", "Facts", "Fallback", "FallbackFacts", "FamilyView", "Report"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,24 @@ class Fallback:
 
 
 @dataclass(frozen=True, slots=True)
+class FamilyView:
+    """What a peer with only one address family concludes.
+
+    Attributes:
+        family: ``ipv4`` or ``ipv6``.
+        federation_ok: It finds endpoints of its family and every one of them works.
+        endpoints: The endpoints it would use (its family's only).
+        well_known: How it fares with ``.well-known``: ``fetched``, ``not used``
+            (discovery did not delegate by it) or why it cannot fetch it.
+    """
+
+    family: str
+    federation_ok: bool
+    endpoints: tuple[EndpointReport, ...]
+    well_known: str
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """Everything the checker found for one server name."""
 
@@ -55,6 +75,9 @@ class Report:
     problems: tuple[Problem, ...]
     fallback: Fallback | None = None
     well_known_by_address: tuple[tuple[str, str], ...] = ()
+    user_agents: tuple[AgentRow, ...] = ()
+    propagation: Propagation | None = None
+    families: tuple[FamilyView, ...] = ()  # ipv4, then ipv6 (none without a resolution)
     #: The TCP connections the check opened (DNS aside).
     connections: int = 0
 
@@ -88,6 +111,9 @@ class Facts:
         well_known_by_address: Each compared address and what its ``.well-known`` answered.
         client: The client discovery file's report.
         support: The support file's report.
+        agents: The ``.well-known`` and key fetches made with each implementation's
+            User-Agent, and the headers of our own ``.well-known`` answer.
+        host_ips: Every A and AAAA address of ``host`` in DNS (for the address families).
         connections: The TCP connections the check opened (DNS aside).
     """
 
@@ -101,4 +127,6 @@ class Facts:
     well_known_by_address: tuple[tuple[str, str], ...] = ()
     client: ClientReport | None = None
     support: SupportReport | None = None
+    agents: AgentFacts | None = None
+    host_ips: tuple[str, ...] = ()
     connections: int = 0

@@ -16,14 +16,10 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from .._core.names import ServerName
 from .._exceptions import ConfigurationError
-from .._io.config import ResolverConfig
-from ..checker.check import Report, check_server
-from ..checker.output import report_json, report_text
-from ..resolver import Resolver
 from .common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -36,7 +32,14 @@ from .common import (
     resolver_options,
 )
 from .common import run as run_loop
-from .pool import Job, Outcome, WorkerFailed, WorkerPool, failed
+
+# The checker, the resolver and the worker pool are imported where a check runs,
+# not for ``check --help`` (they bring aiohttp, a DNS library and cryptography).
+if TYPE_CHECKING:
+    from .._io.config import ResolverConfig
+    from ..checker.check import Report
+    from ..resolver import Resolver
+    from .pool import Job, Outcome
 
 __all__ = ["Summary", "add_parser", "run"]
 
@@ -169,6 +172,8 @@ def _write_text(text: str) -> None:
 
 
 def _render(report: Report, as_json: bool, lines: bool, *, colour: bool) -> str:
+    from ..checker.output import report_json, report_text
+
     if as_json:
         return json.dumps(report_json(report), indent=None if lines else 2)
     return report_text(report, colour=colour)
@@ -176,6 +181,8 @@ def _render(report: Report, as_json: bool, lines: bool, *, colour: bool) -> str:
 
 def _outcome(report: Report, text: str) -> Outcome:
     """What the summary counts of a report, and its rendering."""
+    from .pool import Outcome
+
     route = report.resolution.route if report.resolution is not None else None
     codes = tuple(sorted({found.code for found in report.problems}))
     return Outcome(report.federation_ok, text, route.value if route else None, codes)
@@ -187,6 +194,8 @@ def _outcome(report: Report, text: str) -> Outcome:
 def _check_with_workers(args: argparse.Namespace, options: ResolverConfig) -> int:
     """As a list in one process, over ``--workers`` processes: reports stream out as
     any worker finishes them; the summary and the progress line count them all."""
+    from .pool import Job, WorkerFailed, WorkerPool, failed
+
     job = Job(
         handle=check_one,
         resolver_options=options,
@@ -215,6 +224,8 @@ def _check_with_workers(args: argparse.Namespace, options: ResolverConfig) -> in
 
 async def check_one(resolver: Resolver, name: str, job: Job) -> Outcome:
     """One name in a worker process: its report, rendered as JSON Lines or text."""
+    from ..checker.check import check_server
+
     report = await check_server(resolver, name, timeout=job.timeout)
     return _outcome(report, _render(report, job.as_json, True, colour=job.colour))
 
@@ -233,6 +244,8 @@ async def _reports(
     Names are read lazily and results leave as soon as they are ready, so a
     list of any length costs memory for ``concurrency`` checks only.
     """
+    from ..checker.check import check_server
+
     queue: asyncio.Queue[Report | Exception | None] = asyncio.Queue(maxsize=concurrency)
 
     async def worker() -> None:

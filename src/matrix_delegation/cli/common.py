@@ -1,28 +1,27 @@
 """What every subcommand shares: exit codes, option helpers, the runner, names, listening.
 
-This module stays light (no aiohttp server, no checker): the dispatcher imports
-it for ``--help``.
+This module stays light (no aiohttp, no DNS library, no asyncio, no resolver): the
+dispatcher imports it for ``--help``, and ``resolve`` of IP literals needs no more.
+What only running needs is imported where it is used.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from dataclasses import replace
-from typing import Any, NoReturn, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias, TypeVar
 
-from .._core.ipfilter import parse_network
-from .._core.overrides import ConnectTo
 from .._exceptions import ConfigurationError
-from .._io.dns import parse_nameserver
-from .._io.dns_choice import DNS_BACKENDS
-from ..resolver import DEFAULT_TIMEOUT, Resolver, ResolverConfig
+
+if TYPE_CHECKING:
+    from ..resolver import Resolver, ResolverConfig
 
 __all__ = [
+    "DEFAULT_TIMEOUT",
+    "DNS_BACKENDS",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
@@ -54,6 +53,10 @@ EXIT_WORKER_FAILED = 3  # a worker process of a bulk run (--workers) died
 PROG = "matrix-delegation"
 NO_NAMES = "no server names given (pass NAME or --from-file)"
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# The resolver's defaults, restated here so that building the parser imports neither
+# the resolver nor a DNS library; tests/e2e/test_startup.py keeps them equal.
+DEFAULT_TIMEOUT = 10.0
+DNS_BACKENDS = ("c-ares", "dnspython")
 T = TypeVar("T")
 
 
@@ -109,12 +112,16 @@ def warn(message: str) -> None:
 
 def add_network_options(parser: argparse.ArgumentParser) -> None:
     """The options of every command that goes out to the network."""
+    # Here rather than at the top: the bare ``--help`` needs neither (nor ipaddress).
+    from .._core.ipfilter import parse_network
+    from .._core.overrides import ConnectTo
+
     parser.add_argument(
         "--dns-server",
         action="append",
         default=[],
         metavar="IP[:PORT]",
-        type=checked(lambda t: (parse_nameserver(t), t)[1], "dns server"),
+        type=checked(lambda t: (_parse_nameserver(t), t)[1], "dns server"),
         help="DNS server to ask (repeatable); default: the system's",
     )
     parser.add_argument(
@@ -153,6 +160,8 @@ def add_network_options(parser: argparse.ArgumentParser) -> None:
 
 def resolver_options(args: argparse.Namespace) -> ResolverConfig:
     """The :class:`Resolver` configuration from the network options every command shares."""
+    from .._io.config import ResolverConfig  # imports asyncio and ssl: not for --help
+
     return ResolverConfig(
         nameservers=tuple(args.dns_server),
         ca_file=args.ca_file,
@@ -165,7 +174,18 @@ def resolver_options(args: argparse.Namespace) -> ResolverConfig:
 
 def resolver_from_args(args: argparse.Namespace, **extra: Any) -> Resolver:
     """A resolver configured by the shared network options (plus ``extra`` config fields)."""
+    from dataclasses import replace
+
+    from ..resolver import Resolver
+
     return Resolver.from_config(replace(resolver_options(args), **extra))
+
+
+def _parse_nameserver(text: str) -> tuple[str, int]:
+    """``IP[:PORT]``, as the resolver reads ``--dns-server`` (its module imports dnspython)."""
+    from .._io.dns import parse_nameserver
+
+    return parse_nameserver(text)
 
 
 def add_names_options(
@@ -250,7 +270,7 @@ def parse_listen(text: str) -> tuple[str, int]:
     if ":" not in text.replace("[", "").replace("]", "") or text.endswith(":"):
         raise ConfigurationError(f"invalid --listen {text!r}: expected ADDR:PORT")
     try:
-        return parse_nameserver(text)
+        return _parse_nameserver(text)
     except ConfigurationError as exc:
         raise ConfigurationError(str(exc).replace("DNS server", "--listen")) from None
 
@@ -266,6 +286,8 @@ def listen_addresses(args: argparse.Namespace, default: str) -> list[tuple[str, 
 def run(main: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine on uvloop when it is installed (it is by default, but on
     Windows): its event loop and TLS are about a fifth cheaper per resolution."""
+    import asyncio
+
     try:
         import uvloop
     except ImportError:
@@ -287,6 +309,8 @@ async def serve_until_signal(
     its log line may signal at once. A port that cannot be bound is a
     :class:`ConfigurationError` (exit 2), after ``close``.
     """
+    import asyncio
+
     try:
         await start()
     except OSError as exc:

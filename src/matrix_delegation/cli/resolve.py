@@ -1,4 +1,9 @@
-"""``matrix-delegation resolve``: where federation traffic for server names goes."""
+"""``matrix-delegation resolve``: where federation traffic for server names goes.
+
+IP literals are resolved by the pure core alone (step 1 of the spec asks nothing of
+the network), so ``resolve 1.2.3.4`` imports neither the resolver, aiohttp, a DNS
+library nor asyncio; any other name goes through :class:`~..resolver.Resolver`.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,19 @@ import argparse
 import contextlib
 import itertools
 import json
+import random
 import sys
 import tempfile
 import textwrap
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from .._core.explain import asked, failure_json, resolution_json, summary, told
+from .._core.ipfilter import IpPolicy
 from .._core.model import Resolution
 from .._core.names import ServerName
+from .._core.plan import Policy, plan
 from .._exceptions import ConfigurationError, DelegationError, InvalidServerName
-from ..resolver import Resolver
 from .common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -28,7 +36,10 @@ from .common import (
     resolver_options,
 )
 from .common import run as run_loop
-from .pool import Job, Outcome, WorkerFailed, WorkerPool, failed
+
+if TYPE_CHECKING:
+    from ..resolver import Resolver
+    from .pool import Job, Outcome
 
 __all__ = ["add_parser", "run"]
 
@@ -55,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
     names = _collect_names(args.names, args.from_file)
     if not names:
         raise ConfigurationError(NO_NAMES)
-    outcomes = run_loop(_resolve_all(resolver_from_args(args), names, args.concurrency))
+    outcomes = _without_network(names, args)
+    if outcomes is None:
+        outcomes = run_loop(_resolve_all(resolver_from_args(args), names, args.concurrency))
     _print_outcomes(names, outcomes, as_json=args.json)
     return EXIT_OK if all(isinstance(o, Resolution) and o.ok for o in outcomes) else EXIT_FAILED
 
@@ -83,6 +96,8 @@ def _validated(sourced: Iterable[tuple[str, str]]) -> Iterator[str]:
 
 def _run_workers(args: argparse.Namespace) -> int:
     """As :func:`run`, over ``--workers`` processes; output streams in input order."""
+    from .pool import Job, WorkerFailed, WorkerPool, failed  # imports the resolver
+
     with _validated_twice(args.names, args.from_file) as (count, names):
         if not count:
             raise ConfigurationError(NO_NAMES)
@@ -139,6 +154,8 @@ def _validated_twice(given: list[str], from_file: str) -> Iterator[tuple[int, It
 
 async def resolve_one(resolver: Resolver, name: str, job: Job) -> Outcome:
     """One name in a worker process, rendered as the single-process run prints it."""
+    from .pool import Outcome
+
     try:
         outcome: Resolution | DelegationError = await resolver.resolution(name)
     except InvalidServerName as exc:
@@ -151,6 +168,31 @@ async def resolve_one(resolver: Resolver, name: str, job: Job) -> Outcome:
 
 
 # --- output ----------------------------------------------------------------------
+
+
+def _without_network(
+    names: list[str], args: argparse.Namespace
+) -> list[Resolution | DelegationError] | None:
+    """Every name's resolution when the core asks no question for any (IP literals), else None.
+
+    What the resolver would answer, as it drives the same plan with the same policy.
+    Only with the default DNS and TLS settings: the resolver checks those when it is made,
+    and a bad ``--dns-server`` or ``--ca-file`` must still be reported.
+    """
+    if args.dns_server or args.ca_file is not None or args.dns_backend is not None:
+        return None
+    policy = Policy(IpPolicy.default(args.allow_ip_range), tuple(args.connect_to))
+    outcomes: list[Resolution | DelegationError] = []
+    for name in names:
+        steps = plan(ServerName.parse(name), policy, random.Random())
+        try:
+            next(steps)
+        except StopIteration as done:
+            outcomes.append(done.value)
+            continue
+        steps.close()  # a question: this name needs the network
+        return None
+    return outcomes
 
 
 async def _resolve_all(

@@ -128,6 +128,13 @@ class SandboxCA:
         self._ca.configure_trust(context)
         return context
 
+    def renew(self, *names: str) -> None:
+        """A renewal: issue a new certificate into the context of ``names``, so that a
+        host serving with it presents the new one from its next handshake on."""
+        context = self.server_context(*names)
+        cert = self._ca.issue_cert(*names, key_type=trustme.KeyType.ECDSA)
+        cert.configure_cert(context)
+
 
 def _server_context(cert: trustme.LeafCert) -> ssl.SSLContext:
     """Wrap a leaf certificate into a server context."""

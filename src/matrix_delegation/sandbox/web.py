@@ -36,6 +36,9 @@ class Reply:
         delay: Seconds to wait before answering (for client timeouts).
         chunked: Stream the body with chunked encoding and no
             Content-Length (for body-size caps).
+        by_agent: Other replies by User-Agent: the first entry whose key starts
+            the request's User-Agent is played instead (a WAF or CDN that treats
+            agents differently); the key ``""`` matches a request without one.
     """
 
     status: int = 200
@@ -43,14 +46,20 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
     chunked: bool = False
+    by_agent: Mapping[str, Reply] = field(default_factory=dict)
 
     @classmethod
     def json(
-        cls, obj: object, status: int = 200, headers: Mapping[str, str] | None = None
+        cls,
+        obj: object,
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+        by_agent: Mapping[str, Reply] | None = None,
     ) -> Reply:
         """A compact JSON reply with ``Content-Type: application/json``."""
         body = _json.dumps(obj, separators=(",", ":"))
-        return cls(status=status, body=body, headers={"Content-Type": _JSON, **(headers or {})})
+        headers = {"Content-Type": _JSON, **(headers or {})}
+        return cls(status=status, body=body, headers=headers, by_agent=by_agent or {})
 
     @classmethod
     def redirect(cls, location: str, status: int = 302) -> Reply:
@@ -168,6 +177,7 @@ class WebHost:
         reply = self._routes.get((hostname, path)) or self._routes.get((_ANY_HOST, path))
         if reply is None:
             return web.Response(status=404, body=_NOT_FOUND_BODY, content_type=_JSON)
+        reply = _for_agent(reply, request.headers.get("User-Agent"))
         if reply.delay > 0:
             await asyncio.sleep(reply.delay)
         if not reply.chunked:
@@ -178,6 +188,16 @@ class WebHost:
         await response.write(reply.body_bytes)
         await response.write_eof()
         return response
+
+
+def _for_agent(reply: Reply, agent: str | None) -> Reply:
+    """The reply for this User-Agent: the first ``by_agent`` entry that matches, else ``reply``."""
+    for prefix, other in reply.by_agent.items():
+        if agent is None and prefix == "":
+            return other
+        if agent is not None and prefix and agent.startswith(prefix):
+            return other
+    return reply
 
 
 def _hostname(host_header: str) -> str:

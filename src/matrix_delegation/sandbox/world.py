@@ -25,6 +25,7 @@ __all__ = ["LOOPBACK_RANGES", "Sandbox"]
 #: What a resolver must allow through its blocklist to reach the sandbox.
 LOOPBACK_RANGES = ("127.0.0.0/8", "::1/128")
 HTTPS_PORT = 443
+_IPV6_LOOPBACK = "::1"
 
 
 class Sandbox:
@@ -88,6 +89,7 @@ class Sandbox:
         untrusted: bool = False,
         days_left: int | None = None,
         malformed_san: bool = False,
+        ipv6: bool = False,
     ) -> WebHost:
         """Start an HTTPS host answering for ``names``, with A records pointing at it.
 
@@ -101,6 +103,7 @@ class Sandbox:
             days_left: Give it a certificate that expires in that many days.
             malformed_san: Give it a self-signed certificate whose subjectAltName
                 is not valid DER.
+            ipv6: Listen on ``::1`` and publish AAAA records instead of A records.
         """
         cert_names = list(certificate_for if certificate_for is not None else names)
         if self_signed or malformed_san:
@@ -109,9 +112,17 @@ class Sandbox:
             context = self.ca.untrusted_context(*cert_names)
         else:
             context = self.ca.server_context(*cert_names, expired=expired, days_left=days_left)
-        ip, bound_port = self._listen_address(port)
+        ip, bound_port = _IPV6_LOOPBACK, port
+        if not ipv6:
+            ip, bound_port = self._listen_address(port)
         host = WebHost(ip, bound_port, context)
-        await host.start()
+        try:
+            await host.start()
+        except OSError:
+            if not ipv6:
+                raise
+            host = WebHost(ip, 0, context)  # ::1 is one address: the port may be taken
+            await host.start()
         self._hosts.append(host)
         self._publish(names, ip, port, host.port)
         return host
@@ -140,9 +151,10 @@ class Sandbox:
 
     def _publish(self, names: Sequence[str], ip: str, port: int, bound_port: int) -> None:
         for name in names:
-            self.zone.add(name, "A", ip)
+            self.zone.add(name, "AAAA" if ":" in ip else "A", ip)
             if bound_port != port:
-                self.connect_to.append(f"{name}:{port}:{ip}:{bound_port}")
+                where = f"[{ip}]" if ":" in ip else ip
+                self.connect_to.append(f"{name}:{port}:{where}:{bound_port}")
 
     def resolver_options(self, **overrides: Any) -> dict[str, Any]:
         """Keyword arguments for :class:`~matrix_delegation.Resolver` that reach the sandbox."""

@@ -38,7 +38,7 @@ from .limits import Busy, ClientBusy, RateLimited, ReportCache, ReportSource, To
 from .metrics import Metrics
 from .page import render_page
 from .settings import WebSettings
-from .tester_compat import tester_report
+from .tester_compat import tester_report, unchecked_report
 
 __all__ = ["SERVER_HEADER", "SETTINGS", "WebSettings", "create_app", "normalised", "timed_out"]
 
@@ -61,7 +61,7 @@ _SECURITY_HEADERS = {
 _CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, OPTIONS",
-    "Access-Control-Allow-Headers": "Accept, Content-Type",
+    "Access-Control-Allow-Headers": "Origin, X-Requested-With, Content-Type, Accept",
 }
 _BUSY_RETRY_SECONDS = 5
 
@@ -158,20 +158,39 @@ async def _run_check(state: _State, name: str) -> Report:
 
 
 class _ApiError(Exception):
-    """A refusal with a status, a Matrix-style errcode and a message safe to show."""
+    """A refusal with a status, a Matrix-style errcode and a message safe to show.
+
+    ``invalid_name`` marks a name that is there but not a server name: the
+    tester's ``/api/report`` answers that with a 200 report, not a refusal.
+    """
 
     def __init__(
-        self, status: int, errcode: str, message: str, retry_after: float | None = None
+        self,
+        status: int,
+        errcode: str,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        invalid_name: bool = False,
     ) -> None:
         super().__init__(message)
         self.status, self.errcode, self.message = status, errcode, message
         self.retry_after = retry_after
+        self.invalid_name = invalid_name
 
     def body(self) -> dict[str, Any]:
-        document: dict[str, Any] = {"errcode": self.errcode, "error": self.message}
-        if self.retry_after is not None:
-            document["retry_after_ms"] = int(self.retry_after * 1000)
-        return document
+        return {"errcode": self.errcode, "error": self.message, **self._retry()}
+
+    def tester_body(self) -> dict[str, Any]:
+        """The refusal as a federation-tester report: ``Error`` says why (docs/web-api.md)."""
+        if self.invalid_name:  # the tester's words, then ours (never the name itself)
+            return unchecked_report(f"Invalid server name: {self.message}")
+        return {**unchecked_report(self.message), "errcode": self.errcode, **self._retry()}
+
+    def _retry(self) -> dict[str, int]:
+        if self.retry_after is None:
+            return {}
+        return {"retry_after_ms": int(self.retry_after * 1000)}
 
     def headers(self) -> dict[str, str]:
         if self.retry_after is None:
@@ -188,12 +207,13 @@ def _server_name(request: web.Request) -> str:
     if not name:
         raise _ApiError(400, "M_INVALID_PARAM", "server_name is required")
     if len(name) > MAX_SERVER_NAME:
-        raise _ApiError(400, "M_INVALID_PARAM", "server_name is longer than 255 characters")
+        message = "server_name is longer than 255 characters"
+        raise _ApiError(400, "M_INVALID_PARAM", message, invalid_name=True)
     try:
         parsed = ServerName.parse(name)
     except InvalidServerName:
         message = "server_name is not a Matrix server name (hostname[:port])"
-        raise _ApiError(400, "M_INVALID_PARAM", message) from None
+        raise _ApiError(400, "M_INVALID_PARAM", message, invalid_name=True) from None
     return normalised(parsed)
 
 
@@ -248,7 +268,17 @@ async def _report(request: web.Request, name: str) -> Report:
 
 
 async def _api_report(request: web.Request) -> web.Response:
-    report = await _report(request, _server_name(request))
+    """The tester's ``/api/report``: every answer is a report, refusals included.
+
+    Its page and scripts read any body as a report, so an invalid name is a 200
+    report whose ``Error`` says so (as the tester answers), and a refusal keeps
+    its status and ``Retry-After`` with a report-shaped body.
+    """
+    try:
+        report = await _report(request, _server_name(request))
+    except _ApiError as exc:
+        status = 200 if exc.invalid_name else exc.status
+        return web.json_response(exc.tester_body(), status=status, headers=exc.headers())
     return web.json_response(tester_report(report))
 
 
@@ -322,7 +352,10 @@ async def _errors(
         raise
     except Exception:
         _log.exception("internal error answering %s %s", request.method, request.path)
-        return _json_error(_ApiError(500, "M_UNKNOWN", "internal error"))
+        failure = _ApiError(500, "M_UNKNOWN", "internal error")
+        if request.path == "/api/report":
+            return web.json_response(failure.tester_body(), status=500)
+        return _json_error(failure)
 
 
 async def _add_headers(request: web.Request, response: web.StreamResponse) -> None:

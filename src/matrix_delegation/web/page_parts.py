@@ -38,7 +38,6 @@ __all__ = [
 #: Severity: its sort order and its icon.
 SEVERITY = {"error": (0, "✗"), "warning": (1, "!"), "info": (2, "i")}
 _VOID = frozenset({"meta", "link", "input", "br"})
-_SRV_ROUTES = frozenset({"srv", "srv-legacy", "well-known/srv", "well-known/srv-legacy"})
 
 
 class Html(str):
@@ -243,8 +242,8 @@ def route_diagram(report: Report) -> Html:
     resolution = report.resolution
     if resolution is None:
         return el("p", "Discovery did not run: the name is not a server name.", class_="none")
-    route = resolution.route.value if resolution.route else None
-    chosen = _chosen_srv(resolution) if route in _SRV_ROUTES else None
+    via_srv = resolution.route is not None and resolution.route.via_srv
+    chosen = _chosen_srv(resolution) if via_srv else None
     well_known = [
         _well_known_box(entry, entry.answer)
         for entry in resolution.trace

@@ -1,0 +1,1 @@
+"""Alembic's migrations of the ``watch`` database, applied on start (:mod:`..database`)."""
