@@ -156,8 +156,11 @@ def _command(setup: dict[str, Any], names_file: str, ca_file: str, concurrency: 
 
 
 def _watch(process: subprocess.Popen[str], deadline: float, samples: list[int]) -> None:
-    """Every 0.1 s: the checker's RSS; kill it past the deadline."""
-    while process.poll() is None:
+    """Every 0.1 s: the checker's RSS; kill it past the deadline.
+
+    It never reaps the child (no ``poll()``): ``os.wait4`` in the main thread must.
+    """
+    while Path(f"/proc/{process.pid}").exists() and process.returncode is None:
         if time.monotonic() > deadline:
             process.kill()
             return
@@ -165,9 +168,10 @@ def _watch(process: subprocess.Popen[str], deadline: float, samples: list[int]) 
             status = Path(f"/proc/{process.pid}/status").read_text()
         except OSError:
             return
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                samples.append(int(line.split()[1]))
+        rss = [int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")]
+        if not rss:
+            return  # a zombie: it has exited
+        samples += rss
         time.sleep(0.1)
 
 

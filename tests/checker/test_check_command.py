@@ -26,6 +26,7 @@ JSON_KEYS = {
     "peers",
     "outbound",
     "notary",
+    "connections",
 }
 
 

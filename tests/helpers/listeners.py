@@ -44,8 +44,11 @@ class Connection:
 class Listeners:
     """TLS servers on any number of ``(ip, port)``, sharing one certificate and one log."""
 
-    def __init__(self, context: ssl.SSLContext, answer: Answer, *, delay: float = 0.0) -> None:
+    def __init__(
+        self, context: ssl.SSLContext, answer: Answer, *, delay: float = 0.0, close: bool = False
+    ) -> None:
         self.connections: list[Connection] = []
+        self._close = close  # answer "Connection: close" and close after each response
         self._context = context
         self._answer = answer
         self._delay = delay
@@ -117,12 +120,15 @@ class Listeners:
                 return
             await asyncio.sleep(self._delay)  # long enough for connections to overlap
             status, body = reply
+            close = "Connection: close\r\n" if self._close else ""
             writer.write(
-                f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
+                f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{close}"
                 f"Content-Length: {len(body)}\r\n\r\n".encode("latin-1")
                 + body
             )
             await writer.drain()
+            if self._close:
+                return
 
 
 def _request_line_and_agent(head: str) -> tuple[str, str]:

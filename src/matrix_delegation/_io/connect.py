@@ -2,17 +2,18 @@
 
 The IP policy is enforced in one place, :func:`checked_socket_factory`, on the
 address a socket is about to connect to, whatever the URL said: a hostname,
-an IPv4 or IPv6 literal, or an IPv4 address in an IPv6 form. aiohttp makes
-its sockets with it (``TCPConnector(socket_factory=...)``), and the checker's
-own raw connections go through :func:`open_checked_connection`, which uses it
-too. aiohttp does not ask its resolver about IP literals, so the check cannot
-live in the resolver alone.
+an IPv4 or IPv6 literal, or an IPv4 address in an IPv6 form. Every socket is
+connected here: the HTTPS GET's through :func:`connect_checked` (happy
+eyeballs over a host's addresses), the probes' through
+:func:`open_checked_connection`; both count it in the current
+:mod:`.scope`. A URL's IP literal is never looked up, so the check cannot live
+in the address lookup alone.
 
-The resolver (:class:`DiscoveryResolver`) answers aiohttp from the discovery
-DNS (never the system resolver), applies ``--connect-to`` (keeping the
-original hostname for SNI and the certificate check) and refuses a name with
-any blocked address, as Synapse does: asked anew on every connection, so DNS
-rebinding cannot slip past.
+:func:`find_destination` answers from the discovery DNS (never the system
+resolver), applies ``--connect-to`` (the caller keeps the original hostname
+for SNI and the certificate check) and refuses a name with any blocked
+address, as Synapse does: asked anew on every connection, so DNS rebinding
+cannot slip past.
 """
 
 from __future__ import annotations
@@ -23,20 +24,20 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from aiohappyeyeballs import AddrInfoType, SocketFactoryType
-from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohappyeyeballs import AddrInfoType, SocketFactoryType, start_connection
 
 from .._core.ipfilter import IpPolicy
 from .._core.model import HostAddresses
 from .._core.overrides import ConnectTo, apply_connect_to
 from .._core.plan import Policy
+from .scope import count_connection
 
 __all__ = [
     "BlockedAddressError",
     "Destination",
-    "DiscoveryResolver",
     "NoAddressError",
     "checked_socket_factory",
+    "connect_checked",
     "find_destination",
     "open_checked_connection",
 ]
@@ -60,7 +61,7 @@ class NoAddressError(OSError):
 
 
 def checked_socket_factory(policy: IpPolicy) -> SocketFactoryType:
-    """A socket factory (aiohttp's ``socket_factory``) that refuses blocked destinations.
+    """A socket factory (aiohappyeyeballs') that refuses blocked destinations.
 
     It receives the ``getaddrinfo``-style tuple of the address about to be
     connected and raises :class:`BlockedAddressError` before any socket exists
@@ -99,10 +100,39 @@ async def open_checked_connection(
     try:
         sock.setblocking(False)
         await asyncio.get_running_loop().sock_connect(sock, address)
+        count_connection()
         return await asyncio.open_connection(sock=sock)
     except BaseException:
         sock.close()
         raise
+
+
+#: Happy eyeballs as aiohttp does it (RFC 8305): the next address after 0.25 s.
+HAPPY_EYEBALLS_DELAY = 0.25
+
+
+async def connect_checked(addresses: tuple[str, ...], port: int, policy: IpPolicy) -> socket.socket:
+    """A socket connected to one of ``addresses`` (tried in turn, RFC 8305), each checked.
+
+    Raises:
+        BlockedAddressError: the policy blocks an address, or it is not an IP address.
+        OSError: no connection could be made.
+    """
+    infos = [_addr_info(ip, port) for ip in addresses]
+    sock = await start_connection(
+        infos,
+        happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY if len(infos) > 1 else None,
+        interleave=1,
+        socket_factory=checked_socket_factory(policy),
+    )
+    count_connection()
+    return sock
+
+
+def _addr_info(ip: str, port: int) -> AddrInfoType:
+    if ":" in ip:
+        return (socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (ip, port, 0, 0))
+    return (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (ip, port))
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,33 +183,6 @@ async def _addresses(lookup: AddressLookup, host: str) -> tuple[str, ...]:
     if not answer.addresses:
         raise NoAddressError(f"{host}: {answer.error or 'no A or AAAA records'}")
     return answer.addresses
-
-
-class DiscoveryResolver(AbstractResolver):
-    """An aiohttp resolver backed by discovery's DNS lookup and policy."""
-
-    def __init__(self, lookup: AddressLookup, policy: Policy) -> None:
-        self._lookup = lookup
-        self._policy = policy
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        destination = await find_destination(self._lookup, self._policy, host, port)
-        return [
-            ResolveResult(
-                hostname=host,
-                host=ip,
-                port=destination.port,
-                family=socket.AF_INET6 if ":" in ip else socket.AF_INET,
-                proto=0,
-                flags=socket.AI_NUMERICHOST,
-            )
-            for ip in destination.addresses
-        ]
-
-    async def close(self) -> None:
-        """Nothing to release: the lookup belongs to the network."""
 
 
 def _is_ip(host: str) -> bool:

@@ -81,9 +81,7 @@ class CaresBackend:
         """The channel, opened anew after :meth:`close`."""
         if self._channel is None:
             self._channel = _open_channel(*self._options)
-            self._finalizer = weakref.finalize(
-                self, _close_channel, self._channel, self._callback
-            )
+            self._finalizer = weakref.finalize(self, _close_channel, self._channel, self._callback)
         return self._channel
 
     def close(self) -> None:

@@ -1,13 +1,14 @@
-"""The one HTTP GET of the program (aiohttp), and the ``.well-known/matrix/server`` fetch on it.
+"""The HTTP GET (and POST) of the program, and the ``.well-known/matrix/server`` fetch on it.
 
 :func:`http_get` follows redirects by hand so that every hop is checked
 (https only, no loop, at most 10 hops) and connected through the network's
-DNS, IP policy and ``--connect-to`` rules; it caps the body (by
-``Content-Length`` and while streaming), runs under one deadline for the
-whole chain, records the status and headers of every hop, and turns
-aiohttp's exceptions into a reason and a kind. It never raises for what the
+DNS, IP policy and ``--connect-to`` rules (:mod:`.https`, on asyncio and
+httptools); it caps the body (by ``Content-Length`` and while streaming),
+runs under one deadline for the whole chain, records the status and headers
+of every hop, and turns every failure into a reason and a kind. It never raises for what the
 remote side does. The server file (:func:`read_well_known`) and the
-checker's client and support files are fetched with it.
+checker's client and support files are fetched with it. :func:`http_post`
+sends the notifiers' POST and PUT requests the same way.
 """
 
 from __future__ import annotations
@@ -15,10 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Final
-
-import aiohttp
-from multidict import CIMultiDict, CIMultiDictProxy
+from typing import TypedDict
 
 from .._core.cache import cache_period_from_headers
 from .._core.model import WellKnownResult
@@ -31,20 +29,20 @@ from .._core.wellknown import (
     next_redirect,
     read_response,
 )
-from .connect import BlockedAddressError
+from .https import Edge, Failed, exchange, parse_target, tls_reason
+from .scope import ConnectionScope, connection_scope, current_scope
+from .wire import NO_HEADERS, Headers
 
 __all__ = [
     "Fetched",
     "HttpFetch",
     "HttpHop",
-    "describe_client_error",
     "http_get",
     "http_post",
     "read_well_known",
     "tls_reason",
 ]
 
-_NO_HEADERS: Final[Mapping[str, str]] = CIMultiDictProxy(CIMultiDict())
 #: The kinds of :attr:`HttpFetch.kind` that may go away on a retry.
 _RETRYABLE = frozenset({"timeout", "unreachable"})
 
@@ -55,7 +53,7 @@ class HttpHop:
 
     url: str
     status: int | None
-    headers: Mapping[str, str] = field(default_factory=lambda: _NO_HEADERS, hash=False)
+    headers: Headers = field(default_factory=lambda: NO_HEADERS, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,16 +94,12 @@ class HttpFetch:
         return self.kind in _RETRYABLE
 
 
-class _TooLarge(Exception):
-    pass
-
-
 def _always(status: int) -> bool:
     return True
 
 
 async def http_get(
-    session: aiohttp.ClientSession,
+    edge: Edge,
     url: str,
     *,
     headers: Mapping[str, str],
@@ -122,48 +116,70 @@ async def http_get(
     that differs, docs/peers.md). The whole fetch, redirects and body included,
     runs under one ``timeout``. A body over ``max_body`` makes the fetch fail
     (``too-large``) when ``refuse_oversized(status)``, else it is cut there
-    (empty when ``Content-Length`` says so already).
+    (empty when ``Content-Length`` says so already). Connections are those of
+    the current :mod:`.scope` (kept alive between its GETs), or of one for this
+    fetch alone.
     """
-    # Without a User-Agent in ``headers`` none is sent (aiohttp would add its own).
-    skip = () if "User-Agent" in headers else ("User-Agent",)
+    redirects = _Redirects(allow_http=allow_http, max_redirects=max_redirects)
+    scope = current_scope()
+    if scope is None:
+        with connection_scope() as own:
+            return await _get(
+                edge, own, url, headers, timeout, max_body, refuse_oversized, redirects
+            )
+    return await _get(edge, scope, url, headers, timeout, max_body, refuse_oversized, redirects)
+
+
+class _Redirects(TypedDict):
+    """How redirects are followed (the spec's way unless a peer is emulated)."""
+
+    allow_http: bool
+    max_redirects: int
+
+
+async def _get(
+    edge: Edge,
+    scope: ConnectionScope,
+    url: str,
+    headers: Mapping[str, str],
+    timeout: float,
+    max_body: int,
+    refuse: Callable[[int], bool],
+    redirects: _Redirects,
+) -> HttpFetch:
+    # Only the headers given are sent: without a User-Agent among them, none.
     hops: list[HttpHop] = []  # the hop in flight has no status until its response comes
     visited = [url]
+    # A GET waits this long for a busy connection of its scope before opening its own.
+    wait = timeout / 4
     try:
         async with asyncio.timeout(timeout):
             while True:
                 hops.append(HttpHop(visited[-1], None))
-                async with session.get(
-                    visited[-1], allow_redirects=False, headers=headers, skip_auto_headers=skip
-                ) as response:
-                    hops[-1] = HttpHop(visited[-1], response.status, response.headers)
-                    if response.status not in REDIRECT_STATUSES:
-                        refuse = refuse_oversized(response.status)
-                        body = await _read_body(response, max_body, refuse)
-                        return HttpFetch(url, tuple(hops), body)
-                    location = response.headers.get("Location")
-                hop = next_redirect(
-                    visited[-1],
-                    location,
-                    tuple(visited),
-                    allow_http=allow_http,
-                    max_redirects=max_redirects,
+                target = parse_target(visited[-1])
+                response = await exchange(
+                    edge, scope, target, headers, max_body=max_body, refuse=refuse, wait=wait
                 )
-                visited.append(hop)
+                hops[-1] = HttpHop(visited[-1], response.status, response.headers)
+                if response.status not in REDIRECT_STATUSES:
+                    return HttpFetch(url, tuple(hops), response.body)
+                location = response.headers.get("Location")
+                visited.append(next_redirect(visited[-1], location, tuple(visited), **redirects))
     except RedirectRefused as exc:
         return HttpFetch(url, tuple(hops), b"", exc.reason, exc.kind, exc.temporary)
-    except _TooLarge:
-        reason = f"body larger than {max_body} bytes"
-        return HttpFetch(url, tuple(hops), b"", reason, "too-large", True)
     except TimeoutError:
         return HttpFetch(url, tuple(hops), b"", f"timed out after {timeout:g} s", "timeout", True)
-    except (aiohttp.ClientError, OSError, ValueError) as exc:
-        # ValueError: aiohttp's InvalidURL and IDNA failures on a strange Location.
-        reason = describe_client_error(exc)
-        return HttpFetch(url, tuple(hops), b"", reason, "unreachable", True)
+    except Failed as exc:
+        kind = "too-large" if exc.too_large else "unreachable"
+        return HttpFetch(url, tuple(hops), b"", exc.reason, kind, True)
+
+
+def _never(status: int) -> bool:
+    return False
 
 
 async def http_post(
-    session: aiohttp.ClientSession,
+    edge: Edge,
     url: str,
     body: bytes,
     *,
@@ -173,40 +189,36 @@ async def http_post(
     method: str = "POST",
 ) -> HttpFetch:
     """POST (or PUT) ``body`` to an http(s) ``url``, no redirect followed; never raises for
-    what the server does. The response body is read up to ``max_body`` bytes and cut there."""
+    what the server does. The response body is read up to ``max_body`` bytes and cut there.
+
+    The request goes on a connection of its own (it is never repeated on another
+    one), made through the edge as every GET's is.
+    """
     if not url.lower().startswith(("https://", "http://")):
         return HttpFetch(url, (), b"", "only http and https URLs are used", "unreachable")
     hops = [HttpHop(url, None)]
+    own = ConnectionScope()
     try:
-        async with (
-            asyncio.timeout(timeout),
-            session.request(
-                method, url, data=body, headers=headers, allow_redirects=False
-            ) as response,
-        ):
-            hops[0] = HttpHop(url, response.status, response.headers)
-            return HttpFetch(url, tuple(hops), await _read_body(response, max_body, False))
+        async with asyncio.timeout(timeout):
+            response = await exchange(
+                edge,
+                own,
+                parse_target(url),
+                headers,
+                max_body=max_body,
+                refuse=_never,
+                wait=0,
+                method=method,
+                body=body,
+            )
+        hops[0] = HttpHop(url, response.status, response.headers)
+        return HttpFetch(url, tuple(hops), response.body)
     except TimeoutError:
         return HttpFetch(url, tuple(hops), b"", f"timed out after {timeout:g} s", "timeout", True)
-    except (aiohttp.ClientError, OSError, ValueError) as exc:
-        return HttpFetch(url, tuple(hops), b"", describe_client_error(exc), "unreachable", True)
-
-
-async def _read_body(response: aiohttp.ClientResponse, max_body: int, refuse: bool) -> bytes:
-    """The body, at most ``max_body`` bytes: refused when ``refuse``, else cut there."""
-    length = response.content_length
-    if length is not None and length > max_body:
-        if refuse:
-            raise _TooLarge
-        return b""
-    body = bytearray()
-    async for chunk in response.content.iter_any():
-        body += chunk
-        if len(body) > max_body:
-            if refuse:
-                raise _TooLarge
-            return bytes(body[:max_body])
-    return bytes(body)
+    except Failed as exc:
+        return HttpFetch(url, tuple(hops), b"", exc.reason, "unreachable", True)
+    finally:
+        own.close()
 
 
 # --- the server file ------------------------------------------------------------------
@@ -228,7 +240,7 @@ def read_well_known(hostname: str, fetched: HttpFetch, now: float) -> Fetched:
         final = fetched.hops[-1]
         assert final.status is not None
         result = read_response(hostname, final.status, fetched.body, redirects)
-        period = cache_period_from_headers(final.headers.items(), now) if result.valid else None
+        period = cache_period_from_headers(final.headers.pairs, now) if result.valid else None
         judged = Fetched(result, period, retryable=result.temporary)
     else:
         judged = Fetched(_failure(hostname, fetched, redirects), None, fetched.retryable)
@@ -251,50 +263,3 @@ def _failure(hostname: str, fetched: HttpFetch, redirects: tuple[str, ...]) -> W
     return failed_fetch(
         hostname, reason, temporary=fetched.temporary, kind=kind, status=status, redirects=redirects
     )
-
-
-def describe_client_error(exc: BaseException) -> str:
-    """One line saying what went wrong on the connection, without aiohttp's wording."""
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        cert_error = exc.certificate_error
-        detail = getattr(cert_error, "verify_message", None) or str(cert_error)
-        return f"TLS certificate of {exc.host} rejected: {detail}"
-    if isinstance(exc, aiohttp.ClientConnectorSSLError | aiohttp.ClientSSLError):
-        return f"TLS handshake with {exc.host} failed: {tls_reason(exc.os_error)}"
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return str(exc.os_error)
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        if isinstance(exc.os_error, BlockedAddressError):
-            return str(exc.os_error)  # "refused: ... is in the blocked range ..."
-        return f"cannot connect to {exc.host}:{exc.port}: {exc.os_error.strerror or exc.os_error}"
-    if isinstance(exc, BlockedAddressError):
-        return str(exc)
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "the server closed the connection without answering"
-    return _plain_words(exc)
-
-
-def tls_reason(error: OSError) -> str:
-    """OpenSSL's reason (``wrong version number``), without its source file and line."""
-    reason = getattr(error, "reason", None)
-    if isinstance(reason, str) and reason:
-        return reason.lower().replace("_", " ")
-    return error.strerror or "the handshake failed"
-
-
-def _plain_words(exc: BaseException) -> str:
-    """What an unforeseen error means, without class names or library wording."""
-    if isinstance(exc, aiohttp.InvalidURL) and exc.description:
-        # e.g. "127.1 is not a canonical IPv4 address": aiohttp refuses such hosts.
-        return f"the URL is not valid: {exc.url} {exc.description}"
-    if isinstance(exc, ValueError):  # aiohttp's InvalidURL, an IDNA failure
-        return "the URL is not valid"
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return "the response body could not be read (cut short or badly encoded)"
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return "the response is not valid HTTP"
-    if isinstance(exc, aiohttp.ServerTimeoutError):
-        return "the server stopped answering"
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"the connection failed: {exc.strerror}"
-    return "the connection failed"

@@ -1,6 +1,6 @@
 """The network edge as one value: every outgoing connection the program makes goes through it.
 
-A :class:`Network` holds the HTTP session, the DNS backend, the IP policy
+A :class:`Network` holds the DNS backend, the IP policy
 with the ``--connect-to`` rules, the TLS context, the limits and the user
 agent, all built from one frozen :class:`NetworkConfig`. The resolver and
 the checker receive the same one, so a rule applies once, here, to every
@@ -10,9 +10,8 @@ DNS query, ``.well-known`` fetch, client-file fetch and endpoint probe.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from types import TracebackType
-
-import aiohttp
 
 from .._core.ipfilter import IpPolicy
 from .._core.model import HostAddresses
@@ -22,17 +21,13 @@ from .._core.plan import Policy
 from .._core.wellknown import well_known_url
 from .._version import __version__
 from .config import DEFAULT_TIMEOUT, NetworkConfig
-from .connect import (
-    AddressLookup,
-    Destination,
-    DiscoveryResolver,
-    checked_socket_factory,
-    find_destination,
-)
+from .connect import AddressLookup, Destination, find_destination
 from .dns import DnsBackend
 from .dns_choice import make_dns_backend
 from .http import Fetched, HttpFetch, http_get, http_post, read_well_known
+from .https import Edge
 from .probe import PROBE_USER_AGENT, EndpointProbe, HttpResult, fetch_path, probe_endpoint
+from .scope import ConnectionScope, connection_scope
 from .tls import client_context
 
 __all__ = ["DEFAULT_TIMEOUT", "Network", "NetworkConfig"]
@@ -45,7 +40,7 @@ def _parsed(rules: Iterable[str | ConnectTo]) -> tuple[ConnectTo, ...]:
 
 
 class Network:
-    """The session, DNS, policy, TLS context and limits; an async context manager.
+    """The DNS, policy, TLS context and limits; an async context manager.
 
     Raises:
         ConfigurationError: a malformed nameserver, ``--connect-to`` rule,
@@ -66,7 +61,7 @@ class Network:
         #: How connections find a host's addresses: plain DNS, unless a resolver
         #: driving this network answers from its cache (see ``Resolver``).
         self.address_lookup: AddressLookup = self._dns_addresses
-        self._session: aiohttp.ClientSession | None = None
+        self._edge: Edge | None = None
 
     async def __aenter__(self) -> Network:
         return self
@@ -80,34 +75,25 @@ class Network:
         await self.close()
 
     async def close(self) -> None:
-        """Close the HTTP session and the DNS client's sockets; later requests open new ones.
+        """Close the DNS client's sockets; later requests open new ones.
 
+        Nothing else stays open between GETs (each scope closes its own connections).
         A DNS backend passed in through the config belongs to the caller and stays open.
         """
-        if self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
         close_dns = getattr(self.dns, "close", None)
         if self.config.dns is None and close_dns is not None:
             close_dns()
 
-    def session(self) -> aiohttp.ClientSession:
-        """The HTTP session: our DNS, the IP policy at every socket, ``--connect-to``, our TLS."""
-        if self._session is None:
-            connector = aiohttp.TCPConnector(
-                resolver=DiscoveryResolver(self.addresses, self.policy),
-                # The IP policy at the socket: aiohttp skips the resolver for IP literals.
-                socket_factory=checked_socket_factory(self.policy.ip_policy),
-                ssl=self.ssl_context,
-                use_dns_cache=False,  # every connection is resolved (and checked) anew
-                limit=0,
-                # Each host is asked once a day at most: a kept-alive connection
-                # only helps the redirects of one fetch. Idle TLS connections to
-                # thousands of hosts held hundreds of MiB in bulk checks.
-                keepalive_timeout=1.0,
-            )
-            self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
-        return self._session
+    def edge(self) -> Edge:
+        """What every GET connects with: our DNS, the IP policy, ``--connect-to``, our TLS."""
+        if self._edge is None:
+            self._edge = Edge(self.addresses, self.policy, self.ssl_context)
+        return self._edge
+
+    def scope(self) -> AbstractContextManager[ConnectionScope]:
+        """Run one unit of work (a check) inside: its connections counted, kept alive
+        between its GETs (same scheme, host and port only) and all closed at the end."""
+        return connection_scope()
 
     # --- DNS ------------------------------------------------------------------------------
 
@@ -146,10 +132,11 @@ class Network:
         ``user_agent``: ours when empty (the default), none at all when None.
         """
         agent = self.user_agent if user_agent == "" else user_agent
-        headers = {**({"User-Agent": agent} if agent is not None else {})}
-        headers.update({"Accept": accept} if accept else {})
+        # No Accept-Encoding: bodies come uncompressed, so none can inflate past the cap.
+        headers = {"Accept": accept or "*/*"}
+        headers.update({"User-Agent": agent} if agent is not None else {})
         return await http_get(
-            self.session(),
+            self.edge(),
             url,
             headers=headers,
             timeout=self.timeout if timeout is None else timeout,
@@ -169,7 +156,7 @@ class Network:
         """POST (or PUT) ``body`` to ``url`` (a webhook, a Matrix homeserver) through the
         same DNS, IP policy and TLS as every fetch."""
         return await http_post(
-            self.session(),
+            self.edge(),
             url,
             body,
             headers={"User-Agent": self.user_agent, **headers},
@@ -188,7 +175,7 @@ class Network:
             fetched = await self.get(well_known_url(hostname))
         else:
             fetched = await http_get(
-                self.session(),
+                self.edge(),
                 well_known_url(hostname),
                 headers={"User-Agent": self.user_agent},
                 timeout=self.timeout,

@@ -22,7 +22,8 @@ import httptools
 from .._core.ipfilter import IpPolicy
 from .certs import CertificateInfo, describe_certificate
 from .connect import open_checked_connection
-from .http import tls_reason
+from .https import tls_reason
+from .wire import HeadTooLarge, Response, ResponseTooLarge, read_response, request_bytes
 
 __all__ = [
     "BODY_EXCERPT",
@@ -90,10 +91,6 @@ class EndpointProbe:
     version: HttpResult | None
     keys: HttpResult | None
     well_known: HttpResult | None = None  # only when asked for (the default-port route)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 async def probe_endpoint(
@@ -303,18 +300,21 @@ async def _get(
     reader, writer = streams
     try:
         async with asyncio.timeout(timeout):
-            writer.write(_request(path, host, user_agent, body))
-            status, received, keep, headers = await _read_response(reader)
-    except _TooLarge:
+            method, payload = ("GET", b"") if body is None else ("POST", body)
+            headers = _headers(user_agent, json_body=body is not None)
+            writer.write(request_bytes(path, host, headers, method=method, body=payload))
+            response = await read_response(reader, max_body=MAX_RESPONSE)
+    except (ResponseTooLarge, HeadTooLarge):
         await _close(writer)
         return HttpResult(None, b"", f"response larger than {MAX_RESPONSE} bytes"), None
     except (OSError, TimeoutError, httptools.HttpParserError) as exc:
         await _close(writer)
         return HttpResult(None, b"", _reason(exc, timeout)), None
-    if not keep:
+    result = HttpResult(response.status, response.body, None, _kept_headers(response))
+    if not response.keep_alive:
         await _close(writer)
-        return HttpResult(status, received, None, headers), None
-    return HttpResult(status, received, None, headers), streams
+        return result, None
+    return result, streams
 
 
 async def _reconnect(
@@ -330,69 +330,16 @@ async def _reconnect(
     return reader, writer
 
 
-def _request(path: str, host: str, user_agent: str | None, body: bytes | None = None) -> bytes:
-    lines = [
-        f"{'GET' if body is None else 'POST'} {path} HTTP/1.1",
-        f"Host: {host}",
-        "Accept: application/json",
-    ]
-    if user_agent is not None:
-        lines.append(f"User-Agent: {user_agent}")
-    if body is not None:
-        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
+def _headers(user_agent: str | None, *, json_body: bool = False) -> dict[str, str]:
+    """The probe's request headers; no ``User-Agent`` at all when ``user_agent`` is None."""
+    agent = {} if user_agent is None else {"User-Agent": user_agent}
+    kind = {"Content-Type": "application/json"} if json_body else {}
+    return {"Accept": "application/json", **agent, **kind}
 
 
-class _Response:
-    """httptools callbacks collecting one response, capped in size."""
-
-    def __init__(self) -> None:
-        self.body = bytearray()
-        self.headers: list[tuple[str, str]] = []
-        self.done = False
-        self.keep_alive = False
-        self.parser: httptools.HttpResponseParser | None = None
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if len(self.headers) < MAX_HEADERS:  # the response size cap bounds the rest
-            self.headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
-
-    def on_body(self, chunk: bytes) -> None:
-        self.body += chunk
-        if len(self.body) > MAX_RESPONSE:
-            raise _TooLarge
-
-    def on_message_complete(self) -> None:
-        self.done = True
-        # Asked here: once the message is complete the parser resets, and
-        # afterwards it always answers "close" (a second TLS handshake per probe).
-        assert self.parser is not None
-        self.keep_alive = self.parser.should_keep_alive()
-
-
-async def _read_response(
-    reader: asyncio.StreamReader,
-) -> tuple[int, bytes, bool, tuple[tuple[str, str], ...]]:
-    collected = _Response()
-    parser = collected.parser = httptools.HttpResponseParser(collected)
-    received = 0
-    while not collected.done:
-        chunk = await reader.read(65536)
-        received += len(chunk)
-        if received > MAX_RESPONSE + 65536:
-            raise _TooLarge
-        try:
-            parser.feed_data(chunk) if chunk else parser.feed_data(b"")
-        except httptools.HttpParserCallbackError as error:
-            if isinstance(error.__context__, _TooLarge):
-                raise _TooLarge from None
-            raise
-        if not chunk:
-            break
-    if not collected.done:
-        raise OSError("the connection closed before the response was complete")
-    headers = tuple(collected.headers)
-    return parser.get_status_code(), bytes(collected.body), collected.keep_alive, headers
+def _kept_headers(response: Response) -> tuple[tuple[str, str], ...]:
+    """At most :data:`MAX_HEADERS` response headers, names lower-cased."""
+    return tuple((name.lower(), value) for name, value in response.headers.pairs[:MAX_HEADERS])
 
 
 def _connect_error(exc: BaseException, timeout: float) -> str:

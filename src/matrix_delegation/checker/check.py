@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .._core.model import Endpoint, Resolution, Route
 from .._core.names import ServerName
@@ -23,9 +23,10 @@ from .._core.wellknown import parse_server_body
 from .._exceptions import InvalidServerName
 from .._io.network import Network
 from .._io.probe import HttpResult
+from .._io.scope import ConnectionScope
 from ..resolver import Resolver
 from .agents import gather_agents
-from .client import check_client, check_support
+from .client import ClientReport, SupportReport, check_client, check_support
 from .endpoint_rules import judge_endpoint
 from .judge import judge
 from .notary import gather_third_party
@@ -73,12 +74,25 @@ async def gather_facts(
         host = ServerName.parse(server_name).lookup_name
     except InvalidServerName as exc:
         return Facts(server_name, name_error=str(exc))
+    # One scope per check: the .well-known files of https://host share a connection,
+    # and the connections the check opened are counted for the report.
+    with resolver.network.scope() as scope:
+        facts = await _gather(resolver, server_name, host, timeout, clock, scope, third_party)
+    return replace(facts, connections=scope.opened)
+
+
+async def _gather(
+    resolver: Resolver,
+    server_name: str,
+    host: str,
+    timeout: float,
+    clock: Callable[[], float],
+    scope: ConnectionScope,
+    third_party: ThirdParty | None,
+) -> Facts:
     resolution = await resolver.resolution(server_name)
-    client_side = asyncio.gather(
-        check_client(resolver.network, host, timeout=timeout),
-        check_support(resolver.network, host, timeout=timeout),
-    )
-    check = _Check(resolver, timeout, asyncio.Semaphore(MAX_CONNECTIONS))
+    client_side = asyncio.ensure_future(_client_side(resolver, host, timeout, scope))
+    check = _Check(resolver, timeout, asyncio.Semaphore(MAX_CONNECTIONS), scope)
     try:
         endpoints = await _probe_all(check, resolution, clock())
         by_address, count = await _well_known_by_address(check, resolution, host)
@@ -115,13 +129,26 @@ async def gather_facts(
     )
 
 
+async def _client_side(
+    resolver: Resolver, host: str, timeout: float, scope: ConnectionScope
+) -> tuple[ClientReport, SupportReport]:
+    """The client and support files; then their kept-alive connection is let go at once."""
+    client, support = await asyncio.gather(
+        check_client(resolver.network, host, timeout=timeout),
+        check_support(resolver.network, host, timeout=timeout),
+    )
+    scope.drop_idle()  # the probes go on: hold no more sockets than they need
+    return client, support
+
+
 @dataclass(frozen=True, slots=True)
 class _Check:
-    """What every connection of one check shares: the resolver, the timeout, the gate."""
+    """What every connection of one check shares: the resolver, the timeout, the gate, the scope."""
 
     resolver: Resolver
     timeout: float
     gate: asyncio.Semaphore  # at most MAX_CONNECTIONS open at once
+    scope: ConnectionScope  # what this check's GETs have received already
 
     @property
     def network(self) -> Network:
@@ -180,7 +207,12 @@ async def _well_known_by_address(
     count = len(addresses)
     addresses = addresses[:MAX_ADDRESSES_PER_HOST]
 
+    # Discovery fetched the file from one of the addresses in this check: not again.
+    known = check.scope.answers.get((("https", host, 443), WELL_KNOWN_PATH))
+
     async def one(ip: str) -> str:
+        if known is not None and known.ip == ip:
+            return _well_known_outcome(HttpResult(known.status, known.body))
         async with check.gate:
             result = await check.network.fetch_path(
                 ip, 443, WELL_KNOWN_PATH, tls_name=host, host_header=host, timeout=check.timeout

@@ -30,7 +30,7 @@ def judge(facts: Facts, now: float) -> Report:
     resolution = facts.resolution
     if facts.name_error is not None or resolution is None:
         invalid = (problem("invalid-server-name", facts.name_error or "not checked"),)
-        return Report(facts.server_name, False, None, (), None, None, invalid)
+        return Report(facts.server_name, False, None, (), None, None, invalid)  # nothing opened
     fallback = _fallback(facts.fallback)
     found = _federation_problems(facts, resolution, fallback, now)
     views = families(
@@ -66,6 +66,7 @@ def judge(facts: Facts, now: float) -> Report:
         peers,
         outbound=facts.outbound,
         notary=facts.notary,
+        connections=facts.connections,
     )
 
 

@@ -47,6 +47,7 @@ def report_json(report: Report) -> dict[str, Any]:
             {"notary": n.notary, "ok": n.ok, "keys_match": n.keys_match, "error": n.error}
             for n in report.notary
         ],
+        "connections": report.connections,
     }  # fmt: skip
 
 

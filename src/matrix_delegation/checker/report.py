@@ -107,6 +107,8 @@ class Report:
     #: ``check --outbound`` and ``--notary`` (None when not asked; see :mod:`.notary`).
     outbound: tuple[OutboundResult, ...] | None = None
     notary: tuple[NotaryResult, ...] | None = None
+    #: The TCP connections the check opened (DNS aside).
+    connections: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +159,7 @@ class Facts:
         peers: Each implementation's discovery and endpoints (docs/peers.md).
         outbound: The outbound tests, when asked for (``check --outbound``).
         notary: What each key notary saw, when asked for (``check --notary``).
+        connections: The TCP connections the check opened (DNS aside).
     """
 
     server_name: str
@@ -174,3 +177,4 @@ class Facts:
     peers: tuple[PeerFacts, ...] = ()
     outbound: tuple[OutboundResult, ...] | None = None
     notary: tuple[NotaryResult, ...] | None = None
+    connections: int = 0
