@@ -194,7 +194,8 @@ def _profiler(pid: int, out: str | None) -> subprocess.Popen[bytes] | None:
     """py-spy sampling the checker (--py-spy OUT): raw folded stacks, for a flame graph."""
     if out is None:
         return None
-    command = ["py-spy", "record", "--pid", str(pid), "-o", out, "-f", "raw", "--rate", "250"]
+    command = ["py-spy", "record", "--pid", str(pid), "--subprocesses", "-o", out, "-f", "raw"]
+    command += ["--rate", "250"]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
