@@ -54,6 +54,8 @@ def _serve(options: dict[str, Any], port: int, names: int) -> None:
         deadline=60.0,
         rate_per_minute=1e9,
         burst=1_000_000,
+        max_running=CONCURRENCY,
+        max_running_per_client=CONCURRENCY,  # one client asks everything here
         cache_ttl=3600.0,
         cache_size=names * 2,
     )
@@ -97,6 +99,8 @@ async def _ask_all(base: str, names: list[str]) -> int:
             url = f"{base}/api/v1/check"
             async with session.get(url, params={"server_name": name}) as response:
                 report = await response.json()
+                if response.status != 200:
+                    raise SystemExit(f"{name}: HTTP {response.status}: {report}")
                 ok += bool(report.get("federation_ok"))
 
     timeout = aiohttp.ClientTimeout(total=None, sock_read=120)

@@ -49,7 +49,9 @@ class WebSettings:
     cache_ttl: float = 60.0
     max_running_per_client: int = 2
     cache_size: int = 1000
-    cache_bytes: int = 64 * 1024 * 1024
+    # JSON bytes; the Python objects behind them take about 3 times that, so the default
+    # keeps a web process under 300 MB (benchmarks/web_memory.py).
+    cache_bytes: int = 32 * 1024 * 1024
     max_clients: int = 100_000
     trusted_proxies: TrustedProxies = ()
     keepalive: float = 30.0
