@@ -1,11 +1,12 @@
 """How many connections a check opens, counted where the server accepts them.
 
 A healthy server with no delegation: its three ``.well-known`` files on
-``https://name:443`` (all 404) share kept-alive connections with the
-User-Agent fetches of the server file, and the probe of ``name:8448`` asks for
-its version, keys and ``.well-known`` over one more; each User-Agent key fetch
-opens its own. The twin's server answers ``Connection: close``: a new
-connection per request. The ``connections`` of the report is what the server
+``https://name:443`` (all 404) and the User-Agent fetches of the server file
+take turns on kept-alive connections, and the probe of ``name:8448`` asks for
+its version, keys and ``.well-known`` over one more; the User-Agent key
+fetches go one after another over one more. The twin's server answers
+``Connection: close``: a new connection per request, so the counts there are
+the requests made. The ``connections`` of the report is what the server
 counted, in both.
 """
 
@@ -42,22 +43,30 @@ def homeserver_answer(path: str) -> tuple[int, bytes]:
 
 
 async def serve(sandbox: Sandbox, *, close: bool) -> AsyncIterator[Listeners]:
-    ip = free_loopback_address(443, first=2, taken=sandbox._taken)
-    if ip is None:
-        pytest.skip("needs the right to bind port 443 on loopback")
-    sandbox._taken.add(ip)
-    listeners = Listeners(sandbox.ca.server_context(NAME), homeserver_answer, close=close)
-    try:
-        await listeners.listen(ip, 443)
-        await listeners.listen(ip, 8448)
-    except OSError:
-        await listeners.close()
-        pytest.skip("443 or 8448 taken on loopback")
-    sandbox.zone.add(NAME, "A", ip)
+    listeners = await _listening(sandbox, close=close)
     try:
         yield listeners
     finally:
         await listeners.close()
+
+
+async def _listening(sandbox: Sandbox, *, close: bool) -> Listeners:
+    """Listen on 443 and 8448 of one loopback address (another run may hold one of them)."""
+    for _ in range(8):
+        ip = free_loopback_address(443, first=2, taken=sandbox._taken)
+        if ip is None:
+            pytest.skip("needs the right to bind port 443 on loopback")
+        sandbox._taken.add(ip)
+        listeners = Listeners(sandbox.ca.server_context(NAME), homeserver_answer, close=close)
+        try:
+            await listeners.listen(ip, 443)
+            await listeners.listen(ip, 8448)
+        except OSError:
+            await listeners.close()
+            continue
+        sandbox.zone.add(NAME, "A", ip)
+        return listeners
+    pytest.skip("443 and 8448 taken on loopback")
 
 
 @pytest.fixture
@@ -83,10 +92,13 @@ async def test_a_healthy_check_opens_one_connection_per_host_and_port(
         report = await check_server(resolver, NAME, timeout=5.0)
     assert report.federation_ok
     assert report.client is not None and report.support is not None
-    # Kept alive: fewer connections than requests (how many depends on which GETs overlap).
-    assert 1 <= accepted(keeping, 443) < WELL_KNOWN_REQUESTS
-    # Version, keys and .well-known of the probe on one; each agent's key fetch on its own.
-    assert accepted(keeping, 8448) == 1 + len(AGENTS)
+    # Kept alive, the GETs to https://name:443 take turns on one connection: the
+    # three files on one, and the server file with each User-Agent on the same one or,
+    # when the probes outlast the client-file check (which lets the first go), on a second.
+    assert accepted(keeping, 443) in (1, 2)
+    # The probe's version, keys and .well-known on one; the agents' key fetches, one
+    # after another, on one more (not one each).
+    assert accepted(keeping, 8448) == 2
     assert report_json(report)["connections"] == len(keeping.connections)
 
 

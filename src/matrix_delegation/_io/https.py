@@ -213,7 +213,13 @@ async def exchange(
             return await _request(scope, kept, request, max_body, refuse, target)
         except _Stale:
             pass
-    kept = await _open(edge, target)
+    if kept is not None or method != "GET":
+        scope.reserve(target.key)  # the turn on a stale connection ended with it
+    try:
+        kept = await _open(edge, target)
+    except BaseException:
+        scope.release(target.key)  # the next in line opens its own
+        raise
     scope.started(kept)
     try:
         return await _request(scope, kept, request, max_body, refuse, target, method == "GET")

@@ -9,7 +9,7 @@ DNS query, ``.well-known`` fetch, client-file fetch and endpoint probe.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
 
@@ -26,7 +26,14 @@ from .dns import DnsBackend
 from .dns_choice import make_dns_backend
 from .http import Fetched, HttpFetch, http_get, http_post, read_well_known
 from .https import Edge
-from .probe import PROBE_USER_AGENT, EndpointProbe, HttpResult, fetch_path, probe_endpoint
+from .probe import (
+    PROBE_USER_AGENT,
+    EndpointProbe,
+    HttpResult,
+    fetch_path,
+    fetch_paths,
+    probe_endpoint,
+)
 from .scope import ConnectionScope, connection_scope
 from .tls import client_context
 
@@ -240,4 +247,28 @@ class Network:
             policy=self.policy.ip_policy,
             user_agent=user_agent,
             body=body,
+        )
+
+    async def fetch_paths(
+        self,
+        ip: str,
+        port: int,
+        asks: Sequence[tuple[str, str | None]],
+        *,
+        tls_name: str,
+        host_header: str,
+        timeout: float,
+    ) -> tuple[HttpResult, ...]:
+        """GET each (path, User-Agent) in turn on one connection, as :meth:`fetch_path` does
+        one; the answers of the first asks, up to the first that leaves no open connection
+        (see :func:`.probe.fetch_paths`)."""
+        return await fetch_paths(
+            ip,
+            port,
+            asks,
+            tls_name=tls_name,
+            host_header=host_header,
+            context=self.ssl_context,
+            timeout=timeout,
+            policy=self.policy.ip_policy,
         )

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import ssl
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import httptools
@@ -31,6 +32,7 @@ __all__ = [
     "HttpResult",
     "TlsInfo",
     "fetch_path",
+    "fetch_paths",
     "probe_endpoint",
 ]
 
@@ -156,25 +158,63 @@ async def fetch_path(
 
     With ``body``, POST it as JSON instead (the key query of a notary).
     """
+    results = await fetch_paths(
+        ip,
+        port,
+        ((path, user_agent),),
+        tls_name=tls_name,
+        host_header=host_header,
+        context=context,
+        timeout=timeout,
+        policy=policy,
+        body=body,
+    )
+    return results[0]
+
+
+async def fetch_paths(
+    ip: str,
+    port: int,
+    asks: Sequence[tuple[str, str | None]],
+    *,
+    tls_name: str,
+    host_header: str,
+    context: ssl.SSLContext,
+    timeout: float,
+    policy: IpPolicy,
+    body: bytes | None = None,
+) -> tuple[HttpResult, ...]:
+    """GET (or POST ``body`` to) each (path, User-Agent) of ``asks`` in turn on one
+    connection, verified TLS: one handshake for them all.
+
+    The answers of the first asks, in order: it stops after the first one that
+    leaves no open connection (the server closed it, or the request failed), so
+    that one stuck request does not hold up the others; the caller asks the rest
+    some other way. At least one result when ``asks`` has one.
+    """
     with _Opened(policy) as opened:
         try:
             async with asyncio.timeout(timeout):
                 reader, writer = await opened.connect(ip, port)
         except (OSError, TimeoutError) as exc:
-            return HttpResult(None, b"", _connect_error(exc, timeout))
+            return (HttpResult(None, b"", _connect_error(exc, timeout)),)
         sni = tls_name
         tls, streams = await _handshake(reader, writer, ip, port, sni, context, timeout, opened)
         if streams is None or not tls.verified:
             if streams is not None:
                 await _close(streams[1])
-            return HttpResult(None, b"", f"TLS: {tls.verify_error}")
-        site = (ip, port, sni, tls)
-        result, streams = await _get(
-            streams, *site, path, host_header, timeout, opened, user_agent, body
-        )
+            return (HttpResult(None, b"", f"TLS: {tls.verify_error}"),)
+        site, results = (ip, port, sni, tls), list[HttpResult]()
+        for path, agent in asks:
+            result, streams = await _get(
+                streams, *site, path, host_header, timeout, opened, agent, body
+            )
+            results.append(result)
+            if streams is None:
+                break
         if streams is not None:
             await _close(streams[1])
-        return result
+        return tuple(results)
 
 
 class _Opened:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -31,8 +32,10 @@ __all__ = [
     "current_scope",
 ]
 
-#: Requests on one kept-alive connection (the three ``.well-known`` files and a few more).
-MAX_REQUESTS = 8
+#: Requests on one kept-alive connection: a check asks ``https://name`` for its three
+#: ``.well-known`` files, then for the server file again with our User-Agent and with
+#: each implementation's (``checker.agents_model.AGENTS``, 5): 9, and a few more.
+MAX_REQUESTS = 12
 #: Seconds an idle connection is kept for the next GET of the same scope (discovery's
 #: DNS lookups come between the server file and the client file: seconds under load).
 MAX_IDLE = 10.0
@@ -79,29 +82,67 @@ class Answer:
 
 
 class ConnectionScope:
-    """The connections of one unit of work: how many were opened, the idle ones, the answers."""
+    """The connections of one unit of work: how many were opened, the idle ones, the answers.
+
+    Requests to one (scheme, host, port) take turns: while one holds the key (it
+    is opening a connection or waiting for its response), the next waits in line,
+    up to the ``wait`` it gives, and is handed the connection when that response
+    has been read. So concurrent GETs to one host (the ``.well-known`` files, the
+    server file with each User-Agent) go one after another on one connection
+    when the server keeps it alive; one that waited too long opens its own.
+    """
 
     def __init__(self) -> None:
         self.opened = 0
         #: What each (scheme, host, port) answered for a path: asked again, it is not fetched.
         self.answers: dict[tuple[Key, str], Answer] = {}
         self._idle: dict[Key, Kept] = {}
-        self._in_use: dict[Key, int] = {}
-        self._returned: dict[Key, asyncio.Event] = {}
+        self._turns: dict[Key, int] = {}  # requests holding the key (opening or in flight)
+        self._line: dict[Key, deque[asyncio.Future[Kept | None]]] = {}
         self._closed = False
 
     async def take(self, key: Key, wait: float) -> Kept | None:
-        """An idle connection for ``key``; or, while one is busy, wait up to ``wait`` s for it.
+        """A turn on ``key``: its idle connection, or the one a request in flight hands over
+        (waiting up to ``wait`` s for it); None when there is none to have.
 
-        None when there is none: the caller opens one and hands it to :meth:`started`.
+        With None, the caller opens a connection and hands it to :meth:`started`, or
+        calls :meth:`release` when it could not. Either way the turn ends with
+        :meth:`done` or :meth:`release`.
         """
-        kept = self._pop(key)
-        if kept is None and self._in_use.get(key, 0) and not self._closed:
-            returned = self._returned.setdefault(key, asyncio.Event())
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(wait):
-                    await returned.wait()
-            kept = self._pop(key)
+        kept = None if self._line.get(key) else self._pop(key)
+        if kept is None and self._turns.get(key, 0) and not self._closed:
+            return await self._wait_turn(key, wait)
+        self.reserve(key)
+        if kept is not None:
+            self.started(kept)
+        return kept
+
+    async def _wait_turn(self, key: Key, wait: float) -> Kept | None:
+        handed: asyncio.Future[Kept | None] = asyncio.get_running_loop().create_future()
+        line = self._line.setdefault(key, deque())
+        line.append(handed)
+        try:
+            async with asyncio.timeout(wait):
+                kept = await handed
+        except TimeoutError:
+            if not _was_handed(handed):  # waited long enough: a turn of its own, in parallel
+                handed.cancel()
+                self.reserve(key)
+                return None
+            kept = handed.result()  # handed over as the wait ran out: taken all the same
+        except asyncio.CancelledError:
+            if _was_handed(handed):  # not ours to use any more: to the next in line
+                given = handed.result()
+                if given is None:
+                    self.release(key)
+                else:
+                    self.done(given, True)
+            raise
+        finally:
+            with contextlib.suppress(ValueError):
+                line.remove(handed)
+            if not line and self._line.get(key) is line:
+                del self._line[key]
         if kept is not None:
             self.started(kept)
         return kept
@@ -116,27 +157,61 @@ class ConnectionScope:
             return None
         return kept
 
+    def reserve(self, key: Key) -> None:
+        """A request holds ``key`` from now on, without waiting (it opens its own connection)."""
+        self._turns[key] = self._turns.get(key, 0) + 1
+
     def started(self, kept: Kept) -> None:
         """``kept`` serves a request of this scope from now on."""
-        self._in_use[kept.key] = self._in_use.get(kept.key, 0) + 1
         kept.requests += 1
 
+    def release(self, key: Key) -> None:
+        """A turn on ``key`` ends without a connection (none could be opened)."""
+        if not self._hand_over(key, None):
+            self._end_turn(key)
+
     def done(self, kept: Kept, reusable: bool) -> None:
-        """The request on ``kept`` is over; keep the connection when ``reusable``, else drop it."""
+        """The request on ``kept`` is over; keep the connection when ``reusable``, else drop it.
+
+        The next request in line for its key is handed the connection (or, when it
+        is not kept, the turn to open its own).
+        """
         key = kept.key
-        self._in_use[key] -= 1
-        if not self._in_use[key]:
-            del self._in_use[key]
-        if reusable and not self._closed and key not in self._idle and kept.usable():
-            kept.idle_since = time.monotonic()
-            self._idle[key] = kept
-            # An idle connection holds a socket and TLS buffers: not for long.
-            kept.reaper = asyncio.get_running_loop().call_later(MAX_IDLE, self._reap, kept)
-        else:
+        if not (reusable and not self._closed and kept.usable()):
             kept.abort()
-        returned = self._returned.pop(key, None)
-        if returned is not None:
-            returned.set()
+            if self._full(kept, reusable) and self._hand_over(key, None):
+                return  # the next opens a new connection, and the rest wait for it
+            while self._hand_over(key, None):  # the server closes: each opens its own
+                self.reserve(key)
+            self._end_turn(key)
+        elif not self._hand_over(key, kept):
+            self._end_turn(key)
+            self._keep(kept)
+
+    def _full(self, kept: Kept, reusable: bool) -> bool:
+        return reusable and not self._closed and kept.requests >= MAX_REQUESTS
+
+    def _hand_over(self, key: Key, kept: Kept | None) -> bool:
+        """Give the turn (and ``kept``) to the first request still waiting for ``key``."""
+        for handed in self._line.get(key, ()):
+            if not handed.done():
+                handed.set_result(kept)
+                return True
+        return False
+
+    def _end_turn(self, key: Key) -> None:
+        self._turns[key] -= 1
+        if not self._turns[key]:
+            del self._turns[key]
+
+    def _keep(self, kept: Kept) -> None:
+        if kept.key in self._idle:
+            kept.abort()
+            return
+        kept.idle_since = time.monotonic()
+        self._idle[kept.key] = kept
+        # An idle connection holds a socket and TLS buffers: not for long.
+        kept.reaper = asyncio.get_running_loop().call_later(MAX_IDLE, self._reap, kept)
 
     def _reap(self, kept: Kept) -> None:
         kept.reaper = None
@@ -153,12 +228,14 @@ class ConnectionScope:
     def close(self) -> None:
         """Drop every idle connection; those in use are dropped when their request ends."""
         self._closed = True
-        for kept in self._idle.values():
-            kept.abort()
-        self._idle.clear()
-        for returned in self._returned.values():
-            returned.set()
-        self._returned.clear()
+        self.drop_idle()
+        for key in list(self._line):
+            while self._hand_over(key, None):  # each opens its own, dropped when it ends
+                self.reserve(key)
+
+
+def _was_handed(handed: asyncio.Future[Kept | None]) -> bool:
+    return handed.done() and not handed.cancelled()
 
 
 _SCOPE: ContextVar[ConnectionScope | None] = ContextVar("connection_scope", default=None)

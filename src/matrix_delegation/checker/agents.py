@@ -10,7 +10,9 @@ agent written down with its source in docs/peers.md, "User agents"); the pure
 
 Cost: :data:`~.agents_model.EXTRA_REQUESTS` requests per check at most (our own ``.well-known``
 fetch, for its headers, then each agent on both URLs); none for a URL that
-did not answer us at all.
+did not answer us at all. They cost few connections: the ``.well-known`` GETs take
+turns on the check's kept-alive connection (:mod:`matrix_delegation._io.scope`), and
+the key fetches go one after another over one connection to the endpoint.
 """
 
 from __future__ import annotations
@@ -160,20 +162,31 @@ async def _keys(
     where = f"[{probe.ip}]" if ":" in probe.ip else probe.ip
     url = f"https://{where}:{probe.port}{KEYS_PATH}"
 
-    async def one(agent: Agent) -> Seen:
+    asks = [(KEYS_PATH, agent.user_agent) for agent in AGENTS]
+    tls_name = resolution.tls_server_name or probe.ip
+    host_header = resolution.host_header or resolution.server_name
+    # One connection for all the agents (one TLS handshake) while the server keeps it
+    # alive; those left when it closes it (or a request fails) get one each, at once.
+    async with gate:
+        results = await network.fetch_paths(
+            probe.ip, probe.port, asks, tls_name=tls_name, host_header=host_header,
+            timeout=timeout,
+        )  # fmt: skip
+
+    async def one(user_agent: str | None) -> HttpResult:
         async with gate:
-            result = await network.fetch_path(
+            return await network.fetch_path(
                 probe.ip,
                 probe.port,
                 KEYS_PATH,
-                tls_name=resolution.tls_server_name or probe.ip,
-                host_header=resolution.host_header or resolution.server_name,
+                tls_name=tls_name,
+                host_header=host_header,
                 timeout=timeout,
-                user_agent=agent.user_agent,
+                user_agent=user_agent,
             )
-        return _seen(result, _keys_body_signature)
 
-    return Fetches(url, ours, tuple(await asyncio.gather(*(one(a) for a in AGENTS))))
+    results += tuple(await asyncio.gather(*(one(agent) for _, agent in asks[len(results) :])))
+    return Fetches(url, ours, tuple(_seen(result, _keys_body_signature) for result in results))
 
 
 def _answered_keys(report: EndpointReport) -> bool:
