@@ -27,7 +27,6 @@ import argparse
 import contextlib
 import itertools
 import json
-import multiprocessing
 import os
 import shutil
 import signal
@@ -40,7 +39,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from check_bulk import _sandbox_process, _started, machine, name
+from check_bulk import machine, name, sandbox_child
 
 from matrix_delegation import __version__
 
@@ -185,21 +184,10 @@ def measure(setup: dict[str, Any], args: argparse.Namespace, work: Path) -> dict
 
 def _runs(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="matrix-delegation-watch-"))
-    ours, theirs = multiprocessing.Pipe()
-    child = multiprocessing.Process(
-        target=_sandbox_process, args=(args.names, str(work), theirs), daemon=True
-    )
-    child.start()
     try:
-        setup = _started(child, ours)
-        return measure(setup, args, work)
+        with sandbox_child(args.names, str(work)) as (setup, _):
+            return measure(setup, args, work)
     finally:
-        with contextlib.suppress(OSError):
-            ours.send("stop")
-        child.join(timeout=10)
-        if child.is_alive():
-            child.kill()
-            child.join(timeout=10)
         shutil.rmtree(work, ignore_errors=True)
 
 
