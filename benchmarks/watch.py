@@ -12,6 +12,8 @@ SQLite, ``--jitter 0`` and every name healthy, for ``--minutes``. Then, from its
   passed by more than 5 s when the run stopped: a backlog the lateness of the checks that
   were made cannot show.
 - the database file (with its WAL) per check result recorded;
+- the TCP connections (each a TLS handshake) the sandbox accepted per check: each check is
+  a first look with a new resolver, so nothing is reused from one check to the next;
 - the watch process's RSS, sampled every ``--sample-every`` seconds, and its growth over
   the run after the first interval (start-up and the first round left out).
 
@@ -154,7 +156,19 @@ def _rss(samples: list[tuple[float, int]], interval: float) -> dict[str, Any]:
         "rss_end_mib": round(mib[-1], 1) if mib else None,
         "rss_max_mib": round(max(mib), 1) if mib else None,
         "rss_growth_mib_per_min": None if slope is None else round(slope * 60, 3),
+        "rss_by_minute_mib": _by_minute(samples),
     }
+
+
+def _by_minute(samples: list[tuple[float, int]]) -> list[float]:
+    """The last sample of each whole minute (of each tenth of the run when shorter)."""
+    if not samples:
+        return []
+    step = min(60.0, max(samples[-1][0] / 10, 1e-3))
+    found: dict[int, int] = {}
+    for t, kib in samples:
+        found[int(t // step)] = kib
+    return [round(kib / 1024, 1) for _, kib in sorted(found.items())]
 
 
 def measure(setup: dict[str, Any], args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -185,8 +199,13 @@ def measure(setup: dict[str, Any], args: argparse.Namespace, work: Path) -> dict
 def _runs(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="matrix-delegation-watch-"))
     try:
-        with sandbox_child(args.names, str(work)) as (setup, _):
-            return measure(setup, args, work)
+        with sandbox_child(args.names, str(work)) as (setup, pipe):
+            figures = measure(setup, args, work)
+            pipe.send("accepted")  # TCP connections the sandbox accepted, over the run
+            accepted = int(pipe.recv())
+            results = figures["results"]
+            figures["connections_per_check"] = round(accepted / results, 2) if results else None
+            return figures
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
