@@ -31,7 +31,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -287,28 +287,16 @@ def _started(child: multiprocessing.Process, ours: Connection) -> dict[str, Any]
     return setup
 
 
-def _runs(
-    sizes: list[int], concurrency: int, profile: str | None, handshakes: int
-) -> dict[str, Any]:
-    """Every size's run, then the machine's limit with the sandbox's certificate."""
-    workdir = tempfile.mkdtemp(prefix="matrix-delegation-bulk-")
-    os.chmod(workdir, 0o755)  # nginx's worker may run as nobody
+@contextlib.contextmanager
+def sandbox_child(count: int, workdir: str) -> Iterator[tuple[dict[str, Any], Connection]]:
+    """The sandbox with ``count`` names in a child process: its setup and the pipe to it."""
     ours, theirs = multiprocessing.Pipe()
     child = multiprocessing.Process(
-        target=_sandbox_process, args=(max(sizes), workdir, theirs), daemon=True
+        target=_sandbox_process, args=(count, workdir, theirs), daemon=True
     )
     child.start()
-
-    def accepted() -> int:
-        ours.send("accepted")
-        return int(ours.recv())
-
     try:
-        setup = _started(child, ours)
-        runs = [measure(setup, accepted, size, concurrency, profile) for size in sizes]
-        setup["names"] = [name(i) for i in range(min(max(sizes), 1000))]
-        limit = machine_limit(Path(workdir), setup, handshakes, LIMIT_CONCURRENCY)
-        return {"runs": runs, "limit": limit}
+        yield _started(child, ours), ours
     finally:
         with contextlib.suppress(OSError):
             ours.send("stop")
@@ -316,6 +304,26 @@ def _runs(
         if child.is_alive():
             child.kill()
             child.join(timeout=10)
+
+
+def _runs(
+    sizes: list[int], concurrency: int, profile: str | None, handshakes: int
+) -> dict[str, Any]:
+    """Every size's run, then the machine's limit with the sandbox's certificate."""
+    workdir = tempfile.mkdtemp(prefix="matrix-delegation-bulk-")
+    os.chmod(workdir, 0o755)  # nginx's worker may run as nobody
+    try:
+        with sandbox_child(max(sizes), workdir) as (setup, ours):
+
+            def accepted() -> int:
+                ours.send("accepted")
+                return int(ours.recv())
+
+            runs = [measure(setup, accepted, size, concurrency, profile) for size in sizes]
+            setup["names"] = [name(i) for i in range(min(max(sizes), 1000))]
+            limit = machine_limit(Path(workdir), setup, handshakes, LIMIT_CONCURRENCY)
+            return {"runs": runs, "limit": limit}
+    finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from matrix_delegation.watch.events import NameState, Rules, detect
 from matrix_delegation.watch.observe import Observation
 
@@ -46,3 +48,37 @@ def test_an_expiring_certificate_is_warned_once_then_once_more_when_close() -> N
     assert run([*checks, (renewed, 18.5 * DAY)]) == [
         "certificate-expiring", "certificate-expiring", "certificate-changed"
     ]  # fmt: skip
+
+
+def peers(*failing: str) -> tuple[tuple[str, bool], ...]:
+    every = ("synapse", "dendrite", "conduit", "continuwuity", "federation-tester")
+    return tuple((peer, peer not in failing) for peer in every)
+
+
+def test_peer_verdicts_that_split_and_join_again_are_one_event_each() -> None:
+    agree = replace(GOOD, peers=peers())
+    split = replace(BAD, peers=peers("conduit", "continuwuity", "federation-tester"))
+    state, kinds, summaries = NameState(), [], []
+    for seen, now in [(agree, 0), (split, 1), (split, 2), (agree, 3), (agree, 4)]:
+        state, found = detect(NAME, state, seen, now, RULES)
+        kinds += [event.kind for event in found]
+        summaries += [event.summary for event in found if event.kind == "peer-disagreement"]
+    assert kinds == ["peer-disagreement", "peer-disagreement"]
+    assert summaries[0] == (
+        f"{NAME}: peer verdicts changed: conduit, continuwuity, federation-tester cannot reach"
+        " it; synapse, dendrite can (before: all reach it)"
+    )
+    assert summaries[1].endswith(
+        "all reach it (before: conduit, continuwuity, federation-tester cannot reach it;"
+        " synapse, dendrite can)"
+    )
+
+
+def test_all_peers_failing_together_or_unjudged_is_no_disagreement() -> None:
+    agree = replace(GOOD, peers=peers())
+    none = replace(BAD, peers=peers(*(peer for peer, _ in peers())))
+    unjudged = replace(GOOD, peers=())  # a check that judged no implementation
+    split = replace(BAD, peers=peers("conduit"))
+    checks = [(agree, 0), (none, 1), (agree, 2), (unjudged, 3), (agree, 4), (split, 5)]
+    assert [k for k in run(checks) if k == "peer-disagreement"] == ["peer-disagreement"]
+    assert "peer-disagreement" not in run(checks[:-1])

@@ -7,12 +7,10 @@ import asyncio
 import json
 import signal
 import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from postgres import Postgres
 from watching import (
     FAST,
     MATRIX2,
@@ -32,35 +30,10 @@ from watching import (
 from matrix_delegation._cli import main
 from matrix_delegation.sandbox import Reply
 from matrix_delegation.sandbox.world import Sandbox
-from matrix_delegation.watch.database import open_database
 from matrix_delegation.watch.outbox import Outbox
 from matrix_delegation.watch.store import Store
 
 PAYLOAD_KEYS = {"id", "event", "server_name", "at", "summary", "report"}
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    found = Receiver()
-    await found.start()
-    yield found
-    await found.stop()
-
-
-@pytest.fixture
-async def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The database URL: SQLite, unless the test is parametrized with "postgresql"."""
-    if getattr(request, "param", "sqlite") == "postgresql":
-        server: Postgres = request.getfixturevalue("postgres")
-        return await server.new_database()
-    return f"sqlite:///{tmp_path / 'watch.db'}"
-
-
-@pytest.fixture
-async def store(database: str) -> AsyncIterator[Store]:
-    engine = await open_database(database)
-    yield Store(engine, "test")
-    await engine.dispose()
 
 
 def free_port() -> int:

@@ -123,7 +123,9 @@ async def _watch(args: argparse.Namespace, names: NameList, chosen: list[Notifie
         watched = names.load()
         await store.sync_names(watched, _spread(len(watched), schedule))
         outbox = Outbox(engine, worker, retry_delays=args.retry_delays)
-        sender = Sender(outbox, network, chosen, tick=schedule.tick, timeout=args.timeout)
+        sender = Sender(
+            outbox, network, chosen, tick=schedule.tick, timeout=args.timeout, lease=args.lease
+        )
         watcher = Watcher(
             store,
             config,

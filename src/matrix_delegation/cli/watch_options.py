@@ -91,8 +91,9 @@ def add_watch_options(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--lease", type=checked(positive_seconds, "lease"), metavar="SECONDS",
-        help="how long a claimed name is this process's (default: 12 x --timeout + 30); "
-        "when a process dies, others take its names after this",
+        help="how long a claimed name is this process's (default: 12 x --timeout + 30), and a "
+        "claimed notification (default: 2 x --timeout + 30, at least --timeout + 5); when a "
+        "process dies, others take its names and notifications after this",
     )  # fmt: skip
     parser.add_argument(
         "--worker-id", metavar="ID",

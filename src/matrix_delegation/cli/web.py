@@ -143,6 +143,10 @@ def add_parser(commands: Commands, help: str) -> None:
         " compatible), /api/federation-ok, /api/v1/check, /health and /metrics.",
     )
     add_listen_option(parser, DEFAULT_LISTEN)
+    parser.add_argument(
+        "--database", metavar="URL",
+        help="a `watch` database (sqlite:///PATH or postgresql://...): serve /history/NAME",
+    )  # fmt: skip
     add_network_options(parser)
     add_web_options(parser)
 
@@ -162,6 +166,7 @@ def settings_from_args(args: argparse.Namespace) -> WebSettings:
         resolver_options=resolver_options(args),
         check_timeout=args.timeout,
         trusted_proxies=tuple(getattr(args, "trusted_proxies", ())),
+        database=getattr(args, "database", None),
         third_party=_third_party(args),
         **limits,
     )

@@ -36,8 +36,12 @@ class Sender:
         tick: float,
         timeout: float,
         concurrency: int = 8,
+        lease: float | None = None,
     ) -> None:
         self.outbox, self.network, self.tick, self.timeout = outbox, network, tick, timeout
+        # A claimed notification is this process's for this long: a send (bounded by the
+        # timeout) and its marking, with room to spare; --lease may shorten it, not below that.
+        self.lease = timeout * 2 + 30 if lease is None else max(lease, timeout + 5)
         self._notifiers = {notifier.target: notifier for notifier in notifiers}
         self._concurrency = concurrency
 
@@ -60,8 +64,7 @@ class Sender:
 
     async def once(self) -> int:
         """Claim and send one batch; returns how many were tried."""
-        lease = self.timeout * 2 + 30
-        batch = await self.outbox.claim(self.targets, self._concurrency, lease)
+        batch = await self.outbox.claim(self.targets, self._concurrency, self.lease)
         await asyncio.gather(*(self._send(delivery) for delivery in batch))
         return len(batch)
 

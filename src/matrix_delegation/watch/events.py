@@ -12,7 +12,10 @@ is recorded once however many processes watch. The kinds (docs/watch.md):
 - ``certificate-expiring``: a certificate within ``cert_warning_days`` of its
   end, once, and again within ``cert_urgent_days``;
 - ``keys-changed``: the set of verify key IDs;
-- ``version-changed``: the server software or its version.
+- ``version-changed``: the server software or its version;
+- ``peer-disagreement``: the implementations' verdicts (docs/peers.md) changed,
+  and they disagree before or after (all of them failing together is what
+  ``federation-down`` is for).
 
 A change is only judged between two checks that both saw the thing (an
 unreachable endpoint shows no certificate, which is no change of certificate).
@@ -36,6 +39,7 @@ KINDS = (
     "certificate-expiring",
     "keys-changed",
     "version-changed",
+    "peer-disagreement",
 )
 _DAY = 86400.0
 _WARNED, _URGENT = 1, 2  # how far a certificate's expiry has been warned about
@@ -56,7 +60,8 @@ class NameState:
     """What the checks of one name have left: failures so far and the last things seen.
 
     ``baseline`` is JSON: ``delegation``, ``certificates``, ``key_ids`` and
-    ``versions`` as last seen, and ``cert_warned`` (fingerprint to level).
+    ``versions`` and ``peers`` (implementation to verdict) as last seen, and
+    ``cert_warned`` (fingerprint to level).
     """
 
     failures: int = 0
@@ -82,6 +87,7 @@ def detect(
     baseline = dict(state.baseline)
     found += _changes(name, baseline, seen)
     found += _expiring(name, baseline, seen, now, rules)
+    found += _peers(name, baseline, seen)
     return replace(state, baseline=baseline), found
 
 
@@ -153,6 +159,32 @@ def _expiring(
     # Forget the certificates no longer served: the map stays as small as the set.
     baseline["cert_warned"] = {fp: warned[fp] for fp, _ in seen.certificates if fp in warned}
     return found
+
+
+def _peers(name: str, baseline: dict[str, Any], seen: Observation) -> list[Event]:
+    """The implementations' verdicts changed, and they disagree before or after."""
+    if not seen.peers:
+        return []  # none judged this time: nothing to compare
+    now_value = {peer: ok for peer, ok in seen.peers}
+    before: dict[str, bool] | None = baseline.get("peers")
+    baseline["peers"] = now_value
+    if not before or before == now_value:
+        return []
+    if len(set(before.values())) == 1 and len(set(now_value.values())) == 1:
+        return []  # all of them together: federation-down or -up says it
+    line = f"{name}: peer verdicts changed: {_split(now_value)} (before: {_split(before)})"
+    return [Event("peer-disagreement", line)]
+
+
+def _split(verdicts: dict[str, bool]) -> str:
+    """``conduit, continuwuity cannot reach it; synapse, dendrite can`` (or all/none)."""
+    failing = [peer for peer, ok in verdicts.items() if not ok]
+    reaching = [peer for peer, ok in verdicts.items() if ok]
+    if not failing:
+        return "all reach it"
+    if not reaching:
+        return "none reaches it"
+    return f"{', '.join(failing)} cannot reach it; {', '.join(reaching)} can"
 
 
 def _show(value: Any) -> str:

@@ -24,6 +24,8 @@ class Observation:
         key_expires_at: The earliest ``valid_until_ts`` served, in seconds.
         versions: ``name version`` of every endpoint's server software, sorted.
         problems: The problem codes, sorted, each once.
+        peers: Each implementation's verdict (docs/peers.md): its name and whether it
+            reaches the server, in the checker's order; empty when none was judged.
     """
 
     federation_ok: bool
@@ -35,6 +37,7 @@ class Observation:
     key_expires_at: float | None = None
     versions: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
+    peers: tuple[tuple[str, bool], ...] = ()
 
     @property
     def cert_expires_at(self) -> float | None:
@@ -77,6 +80,7 @@ def observe(report: Report) -> Observation:
         key_expires_at=min(key_expiries, default=None),
         versions=tuple(sorted(versions)),
         problems=tuple(sorted({found.code for found in report.problems})),
+        peers=tuple((peer.policy.name, peer.federation_ok) for peer in report.peers),
     )
 
 

@@ -34,6 +34,7 @@ from ..checker.codes import problem
 from ..checker.output import report_json
 from ..resolver import Resolver
 from .clients import client_address, client_key
+from .history import add_history
 from .limits import Busy, ClientBusy, RateLimited, ReportCache, ReportSource, TokenBuckets
 from .metrics import Metrics
 from .page import render_page
@@ -111,6 +112,8 @@ def create_app(settings: WebSettings) -> web.Application:
     app.router.add_route("OPTIONS", "/api/{tail:.*}", _preflight)
     app.router.add_get("/health", _health)
     app.router.add_get("/metrics", _metrics)
+    if settings.database is not None:
+        add_history(app, settings.database)
     return app
 
 

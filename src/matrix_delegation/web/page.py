@@ -35,7 +35,7 @@ from .page_parts import (
 )
 from .page_peers import peers_section
 
-__all__ = ["CONTENT_SECURITY_POLICY", "render_page"]
+__all__ = ["CONTENT_SECURITY_POLICY", "document", "render_page"]
 
 #: The policy the page is written for (also sent as a ``<meta>``; the app may send a stricter one).
 CONTENT_SECURITY_POLICY = (
@@ -65,6 +65,18 @@ def render_page(report: Report | None, *, server_name: str | None, error: str | 
         title = f"{report.server_name}: {verdict} · Matrix federation checker"
     else:
         title = "Matrix federation checker"
+    main = el(
+        "main",
+        el("div", error, class_="banner", role="alert") if error else "",
+        _form(server_name if server_name is not None else getattr(report, "server_name", "")),
+        _report(report) if report is not None else "",
+        id="main",
+    )
+    return document(title, main)
+
+
+def document(title: str, main: Html) -> str:
+    """A whole page of the site around ``main``: head, header and footer."""
     head = el(
         "head",
         el("meta", charset="utf-8"),
@@ -74,13 +86,6 @@ def render_page(report: Report | None, *, server_name: str | None, error: str | 
         el("title", title),
         el("link", rel="stylesheet", href="/static/style.css"),
         el("link", rel="icon", href="/static/favicon.svg", type="image/svg+xml"),
-    )
-    main = el(
-        "main",
-        el("div", error, class_="banner", role="alert") if error else "",
-        _form(server_name if server_name is not None else getattr(report, "server_name", "")),
-        _report(report) if report is not None else "",
-        id="main",
     )
     body = el("body", _header(), main, _footer())
     return "<!DOCTYPE html>\n" + el("html", head, body, lang="en") + "\n"

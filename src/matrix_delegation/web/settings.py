@@ -38,6 +38,8 @@ class WebSettings:
         max_connections: Connections open at once (used by :mod:`.server`).
         third_party: ``--outbound`` and ``--notary`` for every check (None: off,
             the default; they contact third-party servers and tell them the name).
+        database: The `watch` database whose history ``/history/NAME`` shows
+            (None: no history pages).
     """
 
     resolver_options: ResolverConfig = field(default_factory=ResolverConfig)
@@ -57,3 +59,4 @@ class WebSettings:
     keepalive: float = 30.0
     max_connections: int = 1024
     third_party: ThirdParty | None = None
+    database: str | None = None
