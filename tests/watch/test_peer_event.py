@@ -25,6 +25,9 @@ def dead(sandbox: Sandbox) -> Iterator[str]:
     for _ in range(5):
         address = sandbox.address(8448)
         held = socket.socket()
+        # Connections of earlier tests to this address may linger in TIME_WAIT; a listener
+        # would still refuse the bind, which is what "free" means here.
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             held.bind((address, 8448))
         except OSError:
