@@ -30,7 +30,7 @@ import dns.message
 import dns.query
 import scenarios as sc
 from _compare_tls import listening
-from serve import NGINX_TEMPS, child_pid, indent, launch, log_tail, stop
+from serve import NGINX_PREAMBLE, NGINX_TEMPS, child_pid, indent, launch, log_tail, stop
 
 from matrix_delegation.sandbox import SandboxCA, free_loopback_address
 from matrix_delegation.sandbox.world import LOOPBACK_RANGES
@@ -39,17 +39,9 @@ READY_TIMEOUT = 20.0
 RESOLVE_TIMEOUT = 30.0
 TTL = 3600  # the catalog's fan-out records live an hour
 
-NGINX = """\
-daemon off;
-master_process on;
-worker_processes 1;
-pid {work}/nginx.pid;
-error_log {work}/nginx-error.log warn;
-events {{
-    worker_connections 4096;
-}}
-http {{
-    access_log off;
+NGINX = (
+    NGINX_PREAMBLE
+    + """\
     map_hash_max_size {map_size};
     map_hash_bucket_size 128;
 {temp_paths}
@@ -73,6 +65,7 @@ http {{
     }}
 }}
 """
+)
 
 
 def _published(names: list[sc.Scenario]) -> tuple[dict[str, str], list[str], list[str]]:

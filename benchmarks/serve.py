@@ -71,7 +71,9 @@ STOP_TIMEOUT = 10.0
 MARKER = "WRK-RESULT "
 
 NGINX_TEMPS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-NGINX_TEMPLATE = """\
+#: How every benchmark runs nginx: in the foreground, one worker, its files in {work};
+#: the text goes on inside the http block.
+NGINX_PREAMBLE = """\
 daemon off;
 master_process on;
 worker_processes 1;
@@ -82,6 +84,10 @@ events {{
 }}
 http {{
     access_log off;
+"""
+NGINX_TEMPLATE = (
+    NGINX_PREAMBLE
+    + """\
     # Connections stay open however many requests they carry, as serve's do.
     keepalive_requests 100000000;
 {temp_paths}
@@ -99,6 +105,7 @@ http {{
     }}
 }}
 """
+)
 
 # wrk's done() hook: the summary as one JSON line, latencies in microseconds.
 WRK_SCRIPT = """
