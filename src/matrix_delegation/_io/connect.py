@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -99,12 +100,23 @@ async def open_checked_connection(
     sock = checked_socket_factory(policy)((family, socket.SOCK_STREAM, 0, "", address))
     try:
         sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, address)
+        try:
+            await asyncio.get_running_loop().sock_connect(sock, address)
+        except OSError as exc:
+            raise _plain(exc) from None
         count_connection()
         return await asyncio.open_connection(sock=sock)
     except BaseException:
         sock.close()
         raise
+
+
+def _plain(exc: OSError) -> OSError:
+    """The error with the system's words for its errno: asyncio's text for a refused
+    connect repeats the address as a Python tuple ("Connect call failed ('…', 443)")."""
+    if exc.errno is None or isinstance(exc, BlockedAddressError):
+        return exc
+    return OSError(exc.errno, os.strerror(exc.errno))  # the errno picks the subclass
 
 
 #: Happy eyeballs as aiohttp does it (RFC 8305): the next address after 0.25 s.
@@ -119,12 +131,15 @@ async def connect_checked(addresses: tuple[str, ...], port: int, policy: IpPolic
         OSError: no connection could be made.
     """
     infos = [_addr_info(ip, port) for ip in addresses]
-    sock = await start_connection(
-        infos,
-        happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY if len(infos) > 1 else None,
-        interleave=1,
-        socket_factory=checked_socket_factory(policy),
-    )
+    try:
+        sock = await start_connection(
+            infos,
+            happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY if len(infos) > 1 else None,
+            interleave=1,
+            socket_factory=checked_socket_factory(policy),
+        )
+    except OSError as exc:
+        raise _plain(exc) from None
     count_connection()
     return sock
 

@@ -391,8 +391,6 @@ def _reason(exc: BaseException, timeout: float) -> str:
         return f"timed out after {timeout:g} s"
     if isinstance(exc, ssl.SSLError):
         return tls_reason(exc)
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"  # asyncio's wording repeats the address as a tuple
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or "the connection failed"
